@@ -1,0 +1,46 @@
+# Two commands for a newcomer: `make run` and `make test`. Both build .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SANDBOX := --settings=sandbox.settings
+ENGINE_URL ?= http://127.0.0.1:8000
+
+.PHONY: install run sandbox test test-sandbox test-engine lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The whole thing on embedded defaults: engine on :8000, Celery worker and beat, sandbox on :8001.
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py migrate --no-input $(SANDBOX)
+	$(BIN)/python manage.py sandbox_seed $(SANDBOX) --redirect-uri $(ENGINE_URL)/connections/cartly/callback/ --json > var/sandbox-seed.json
+	$(BIN)/python manage.py sandbox_seed_env var/sandbox-seed.json var/run.env $(SANDBOX)
+	-$(BIN)/python manage.py demo_user
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho --env var/run.env --procfile Procfile start
+
+# The sandbox alone, in the foreground: its server and its delivery worker, seeded.
+sandbox: $(STAMP)
+	$(BIN)/python manage.py migrate --no-input $(SANDBOX)
+	$(BIN)/python manage.py sandbox_seed $(SANDBOX) --redirect-uri $(ENGINE_URL)/connections/cartly/callback/
+	$(BIN)/python manage.py sandbox_serve 127.0.0.1:8001 $(SANDBOX)
+
+test: test-sandbox test-engine
+
+test-sandbox: $(STAMP)
+	$(BIN)/pytest sandbox/tests --ds=sandbox.settings -p no:cacheprovider
+
+test-engine: $(STAMP)
+	$(BIN)/pytest tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf var/*.sqlite3* var/celery var/run.env var/sandbox-seed.json
