@@ -25,6 +25,8 @@ class Shop(models.Model):
     fault_rate_limit_rate = models.FloatField(null=True, blank=True)
     fault_latency_ms = models.PositiveIntegerField(null=True, blank=True)
     fault_delivery_fail_rate = models.FloatField(null=True, blank=True)
+    # A fraction of deliveries sent twice, as an at-least-once sender may.
+    fault_delivery_duplicate_rate = models.FloatField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.domain
@@ -228,3 +230,13 @@ class IdempotencyRecord(models.Model):
                 fields=["application", "shop", "key"], name="idempotency_key_per_app_shop"
             )
         ]
+
+
+class DemoLogin(models.Model):
+    """The seeded merchant login, kept so `sandbox_seed --json` can print it on every run.
+
+    A local stand-in's demo account only: a real Cartly never stores a password like this.
+    """
+
+    username = models.CharField(max_length=150, unique=True)
+    password = models.CharField(max_length=128)
