@@ -384,12 +384,23 @@ def abandon_due_carts(now=None) -> int:
     for cart in open_carts:
         if cart.updated_at > now - timedelta(seconds=abandon_delay(cart.shop)):
             continue
-        with transaction.atomic():
-            # The conditional UPDATE is the claim: a second checker finds nothing to do.
-            claimed = Cart.objects.filter(pk=cart.pk, abandoned_at=None).update(abandoned_at=now)
-            if not claimed:
-                continue
-            cart.refresh_from_db()
-            events.emit(cart.shop, "cart.abandoned", cart_dict(cart))
-            fired += 1
+        fired += _claim_abandoned(cart, now)
     return fired
+
+
+@transaction.atomic
+def _claim_abandoned(cart: Cart, now) -> bool:
+    # The conditional UPDATE is the claim: a second checker finds nothing to do.
+    open_cart = Cart.objects.filter(pk=cart.pk, abandoned_at=None, checked_out_at=None)
+    if not open_cart.update(abandoned_at=now):
+        return False
+    cart.refresh_from_db()
+    events.emit(cart.shop, "cart.abandoned", cart_dict(cart))
+    return True
+
+
+def abandon_cart(cart: Cart) -> Cart:
+    """The merchant UI's "Abandon now": the same claim, without waiting for the delay."""
+    if not _claim_abandoned(cart, timezone.now()):
+        raise ValidationFailed({"cart": ["is already checked out or abandoned"]})
+    return cart
