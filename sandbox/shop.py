@@ -4,13 +4,14 @@ Each function runs in one transaction and emits the contract's events from insid
 event exists exactly when its change does.
 """
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -27,6 +28,9 @@ ALLOWED_MOVES = {
     Order.Status.CANCELED: set(),
 }
 CUSTOMER_TEXT_FIELDS = {"first_name": 100, "last_name": 100, "phone": 40, "note": 5000}
+MAX_EMAIL_LENGTH = 254  # the column's size (RFC 5321's path limit)
+MAX_MONEY = Decimal("9999999999.99")  # the MONEY columns hold 12 digits, 2 after the point
+MAX_INT = 2_147_483_647  # IntegerField's range on every database we run on
 
 
 # --- parsing helpers: each raises ValidationFailed naming the field -------------------------
@@ -36,6 +40,8 @@ def clean_email(value, field: str = "email") -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationFailed({field: ["is required"]})
     email = value.strip().lower()
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise ValidationFailed({field: [f"is longer than {MAX_EMAIL_LENGTH} characters"]})
     try:
         validate_email(email)
     except DjangoValidationError:
@@ -52,23 +58,30 @@ def clean_money(value, field: str, allow_none: bool = False) -> Decimal | None:
         raise ValidationFailed({field: ["must be a decimal amount such as \"19.90\""]}) from None
     if not amount.is_finite() or amount < 0:
         raise ValidationFailed({field: ["must be zero or more"]})
+    if amount > MAX_MONEY:
+        raise ValidationFailed({field: [f"must be at most {MAX_MONEY}"]})
     return amount.quantize(Decimal("0.01"))
 
 
 def clean_int(value, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationFailed({field: ["must be a whole number"]})
+    if abs(value) > MAX_INT:
+        raise ValidationFailed({field: [f"must be between -{MAX_INT} and {MAX_INT}"]})
     return value
 
 
 def clean_time(value, field: str):
     if value in (None, ""):
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but impossible, e.g. month 13
+        parsed = None
     if parsed is None:
         raise ValidationFailed({field: ["must be an ISO 8601 time such as 2026-11-28T10:00:00Z"]})
     if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.utc)
+        parsed = timezone.make_aware(parsed, UTC)  # django.utils.timezone.utc is gone in 5.x
     return parsed
 
 
@@ -191,7 +204,10 @@ def place_order(
         note=note,
     )
     for variant, quantity in items:
-        Variant.objects.filter(pk=variant.pk).update(available=variant.available - quantity)
+        # F(): concurrent orders (and one variant twice in an order) must each take their share.
+        Variant.objects.filter(pk=variant.pk).update(
+            available=F("available") - quantity, updated_at=timezone.now()
+        )
     customer.orders_count += 1
     customer.total_spent += subtotal
     customer.save(update_fields=["orders_count", "total_spent", "updated_at"])
@@ -288,7 +304,10 @@ def set_inventory(variant: Variant, adjustment=None, available=None) -> Variant:
         )
     variant = Variant.objects.select_for_update().get(pk=variant.pk)
     if adjustment is not None:
-        variant.available += clean_int(adjustment, "adjustment")
+        level = variant.available + clean_int(adjustment, "adjustment")
+        if abs(level) > MAX_INT:
+            raise ValidationFailed({"adjustment": ["would take the level out of range"]})
+        variant.available = level
     else:
         variant.available = clean_int(available, "available")
     variant.save(update_fields=["available", "updated_at"])
