@@ -4,6 +4,7 @@ Embedded defaults (SQLite, Celery's filesystem broker under var/) need nothing b
 DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis for production and CI.
 """
 
+import os
 from pathlib import Path
 
 from config.env import database_from_url, env_bool, env_float, env_int, env_list, env_str
@@ -96,6 +97,9 @@ CARTLY_BASE_URL = env_str("CARTLY_BASE_URL", "http://127.0.0.1:8001").rstrip("/"
 CARTLY_CLIENT_ID = env_str("CARTLY_CLIENT_ID")
 CARTLY_CLIENT_SECRET = env_str("CARTLY_CLIENT_SECRET")
 CARTLY_TIMEOUT_SECONDS = env_float("CARTLY_TIMEOUT_SECONDS", 10.0)
+# oauthlib insists on https; the local sandbox speaks plain http on loopback only.
+if CARTLY_BASE_URL.startswith(("http://127.", "http://localhost", "http://[::1]")):
+    os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 # Tokens at rest: comma-separated Fernet keys, newest first (MultiFernet rotation). The
 # fallback derives a key from SECRET_KEY so a local checkout works with no set-up.

@@ -1,0 +1,90 @@
+"""Connecting and disconnecting a Cartly shop: plain functions the views and tests call."""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from connectors import tokens
+from connectors.cartly import oauth
+from connectors.cartly.client import CartlyClient
+from connectors.errors import ConnectorError, NotFound
+from connectors.models import Connection
+from connectors.signals import connection_disconnected
+
+log = logging.getLogger(__name__)
+
+# Our REST Hook receiver's URL prefix; a remote hook under it is one of ours.
+HOOK_PATH_PREFIX = "/hooks/cartly/"
+
+
+def our_hook_prefix() -> str:
+    return settings.PUBLIC_BASE_URL + HOOK_PATH_PREFIX
+
+
+@transaction.atomic
+def connect(owner, token: dict) -> Connection:
+    """Store a new token answer; connecting the same shop again updates its connection."""
+    shop = CartlyClient(token["access_token"]).me()["shop"]
+    connection, _ = Connection.objects.select_for_update().get_or_create(
+        owner=owner,
+        provider="cartly",
+        shop_id=shop["id"],
+        defaults={"shop_name": shop["name"], "shop_domain": shop["domain"]},
+    )
+    connection.shop_name = shop["name"]
+    connection.shop_domain = shop["domain"]
+    connection.currency = shop.get("currency", "")
+    connection.connected_at = timezone.now()
+    connection.last_error = ""
+    tokens.store_tokens(connection, token)
+    connection.save()
+    return connection
+
+
+def _remove_our_hooks(connection: Connection) -> None:
+    def remove(client: CartlyClient) -> None:
+        for hook in client.list_webhooks():
+            if hook["url"].startswith(our_hook_prefix()):
+                try:
+                    client.delete_webhook(hook["id"])
+                except NotFound:
+                    pass  # already gone: that is what we wanted
+
+    tokens.call(connection, remove)
+
+
+def disconnect(connection: Connection) -> list[str]:
+    """Remove our hooks at Cartly, revoke the tokens and keep the history.
+
+    Cartly being down must not trap a merchant in a connection: what fails is reported back
+    and the connection is disconnected locally all the same.
+    """
+    problems = []
+    if connection.is_active:
+        try:
+            _remove_our_hooks(connection)
+        except ConnectorError as exc:
+            problems.append(f"Could not remove its notifications at Cartly: {exc}")
+    for token, hint in ((connection.refresh_token, "refresh_token"),
+                        (connection.access_token, "access_token")):
+        if token:
+            try:
+                oauth.revoke(token, hint)
+            except ConnectorError as exc:
+                problems.append(f"Could not revoke its access at Cartly: {exc}")
+                break
+    connection.status = Connection.Status.DISCONNECTED
+    connection.status_reason = "Disconnected by you."
+    connection.access_token = ""
+    connection.refresh_token = ""
+    connection.token_expires_at = None
+    if problems:
+        connection.last_error = problems[0][:500]
+        connection.last_error_at = timezone.now()
+    connection.save()
+    connection_disconnected.send(sender=Connection, connection=connection)
+    for problem in problems:
+        log.warning("disconnect of connection %s: %s", connection.pk, problem)
+    return problems

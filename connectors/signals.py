@@ -1,0 +1,8 @@
+"""Signals other apps listen to, so connectors need not know what depends on a connection."""
+
+from django.dispatch import Signal
+
+# Sent with `connection` when Cartly will no longer accept its tokens (recipes should pause).
+connection_needs_reconnect = Signal()
+# Sent with `connection` after a merchant disconnected it.
+connection_disconnected = Signal()
