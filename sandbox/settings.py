@@ -42,7 +42,9 @@ ROOT_URLCONF = "sandbox.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Listed ahead of the app loaders so sandbox/templates/oauth2_provider/ overrides
+        # django-oauth-toolkit's pages (oauth2_provider comes first in INSTALLED_APPS).
+        "DIRS": [BASE_DIR / "sandbox" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -100,6 +102,8 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
     "REQUEST_APPROVAL_PROMPT": "force",
+    # Adds S256-only PKCE and "an approval needs a shop" to oauthlib's server (sandbox/oauth.py).
+    "OAUTH2_SERVER_CLASS": "sandbox.oauth.Server",
 }
 
 # Shop behaviour and fault injection (tests and benchmarks). Per-shop values override these.
