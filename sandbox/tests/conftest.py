@@ -5,6 +5,7 @@ import secrets
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
@@ -18,6 +19,25 @@ ALL_SCOPES = (
     "write_inventory write_discounts webhooks"
 )
 CLIENT_SECRET = "test-client-secret-" + "x" * 20
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """SQLite tests on a file (WAL, busy timeout), as the sandbox runs, not shared-cache memory.
+
+    In shared-cache memory two threads that write get "database table is locked" at once,
+    which the threaded delivery tests would trip over; a file waits for the lock instead.
+    """
+    db = django_settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        path = tmp_path_factory.mktemp("sandbox-db") / "test.sqlite3"
+        db.setdefault("TEST", {})["NAME"] = str(path)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Django's default PBKDF2 costs ~0.2 s per test user; tests need no strong hashes."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -86,3 +106,10 @@ def api(make_token, shop):
 @pytest.fixture
 def money():
     return Decimal
+
+
+@pytest.fixture
+def other_shop(db) -> Shop:
+    """Another merchant's shop: nothing of it may be visible through `api`."""
+    outsider = User.objects.create_user("outsider", password="outsider-pass-123")
+    return Shop.objects.create(owner=outsider, name="Other Shop", domain="other.mycartly.pro")
