@@ -12,10 +12,6 @@ from config.celery import app
 
 log = logging.getLogger(__name__)
 
-# One quick retry, then give up: the sweep will find whatever was not published.
-PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
-                        "interval_max": 0.2}
-
 DISPATCH_EVENT = "automations.dispatch_event"
 START_RUN = "automations.start_run"
 
@@ -24,8 +20,7 @@ def publish(task_name: str, *args, countdown: float | None = None) -> bool:
     """Send one task by name now; False (and a log line) if the broker would not take it."""
     try:
         app.send_task(
-            task_name, args=args, countdown=countdown, retry=True,
-            retry_policy=PUBLISH_RETRY_POLICY,
+            task_name, args=args, countdown=countdown, retry=False  # the sweep retries
         )
     except Exception as exc:  # noqa: BLE001 - any broker failure is the sweep's to fix
         log.warning("could not publish %s%r: %s", task_name, args, type(exc).__name__)

@@ -113,6 +113,8 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Longer than any task's time limit: a late-acked task is redelivered only after this.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # A request publishing while Redis is down gives up fast; the sweep republishes.
+        "socket_connect_timeout": env_float("CELERY_BROKER_CONNECT_TIMEOUT", 1.0),
     }
 else:
     for sub in ("queue", "processed"):
