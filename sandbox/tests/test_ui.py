@@ -281,6 +281,14 @@ def test_it_adds_a_product_with_its_default_variant(browser, shop):
     assert b"POT-1" in response.content
 
 
+def test_it_names_the_forms_label_when_the_shop_refuses_a_field(browser, shop):
+    data = {"title": "Huge", "status": "active", "price": "1.00", "available": 2**40}
+    response = browser.post(reverse("sandbox:products"), data)
+    assert response.status_code == 200
+    assert any(t.startswith("Stock must be") for t in texts(response))
+    assert not Product.objects.filter(title="Huge").exists()
+
+
 def test_it_edits_a_product_and_fires_product_updated(browser, shop, product):
     response = browser.post(
         reverse("sandbox:product_edit", args=[product.id]),
@@ -484,10 +492,12 @@ def test_it_saves_the_fault_settings(browser, shop):
     assert "Fault settings saved" in texts(response)
 
 
-def test_it_refuses_a_rate_above_one(browser, shop):
-    response = browser.post(reverse("sandbox:faults"), {"fault_error_rate": "2"})
+def test_it_refuses_a_rate_above_one_and_an_endless_latency(browser, shop):
+    data = {"fault_error_rate": "2", "fault_latency_ms": str(10**9)}
+    response = browser.post(reverse("sandbox:faults"), data)
     assert response.status_code == 200
-    assert b"less than or equal to 1" in response.content
+    assert b"less than or equal to 1." in response.content
+    assert b"less than or equal to 60000" in response.content
     shop.refresh_from_db()
     assert shop.fault_error_rate is None
 

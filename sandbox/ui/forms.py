@@ -92,7 +92,7 @@ class DiscountForm(forms.Form):
     minimum_subtotal = forms.DecimalField(
         min_value=Decimal("0"), max_digits=12, decimal_places=2, required=False
     )
-    usage_limit = forms.IntegerField(min_value=1, required=False)
+    usage_limit = forms.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
     starts_at = forms.DateTimeField(
         required=False,
         label="Starts at (UTC)",
@@ -130,6 +130,11 @@ FAULT_DEFAULTS = {
 }
 
 
+# Upper bounds that keep a typo from stalling every API call or never abandoning a cart.
+MAX_LATENCY_MS = 60_000
+MAX_ABANDON_SECONDS = 30 * 24 * 3600
+
+
 def _rate(label: str) -> forms.FloatField:
     return forms.FloatField(label=label, required=False, min_value=0.0, max_value=1.0)
 
@@ -138,12 +143,15 @@ class FaultsForm(forms.ModelForm):
     fault_error_rate = _rate("API error rate (0–1, answers 500)")
     fault_rate_limit_rate = _rate("API rate-limit rate (0–1, answers 429)")
     fault_latency_ms = forms.IntegerField(
-        label="Extra API latency (ms)", required=False, min_value=0
+        label="Extra API latency (ms)", required=False, min_value=0, max_value=MAX_LATENCY_MS
     )
     fault_delivery_fail_rate = _rate("Delivery failure rate (0–1)")
     fault_delivery_duplicate_rate = _rate("Delivery duplicate rate (0–1)")
     cart_abandon_seconds = forms.IntegerField(
-        label="Cart abandoned after (seconds)", required=False, min_value=0
+        label="Cart abandoned after (seconds)",
+        required=False,
+        min_value=0,
+        max_value=MAX_ABANDON_SECONDS,
     )
 
     class Meta:

@@ -37,12 +37,17 @@ def merchant_action(view: Callable) -> Callable:
     return merchant_view(require_POST(view))
 
 
-def readable(exc: ValidationFailed, name_fields: bool = True) -> str:
-    """One sentence from the shop's refusal: "Email already taken"."""
+def readable(
+    exc: ValidationFailed, name_fields: bool = True, form: forms.Form | None = None
+) -> str:
+    """One sentence from the shop's refusal: "Email already taken", in the form's labels."""
     parts = []
     for field, errors in (exc.fields or {}).items():
+        name = field.replace("_", " ")
+        if form is not None and field in form.fields and form.fields[field].label:
+            name = str(form.fields[field].label)
         for error in errors:
-            parts.append(f"{field.replace('_', ' ')} {error}" if name_fields else error)
+            parts.append(f"{name} {error}" if name_fields else error)
     text = "; ".join(parts) or exc.message
     return text[:1].upper() + text[1:]
 
@@ -54,7 +59,7 @@ def refuse(request: HttpRequest, exc: ValidationFailed, form: forms.Form | None 
             if field in form.fields:
                 for error in errors:
                     form.add_error(field, error[:1].upper() + error[1:])
-    messages.error(request, readable(exc))
+    messages.error(request, readable(exc, form=form))
 
 
 def form_invalid(request: HttpRequest) -> None:
