@@ -20,8 +20,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py migrate --no-input $(SANDBOX)
-	$(BIN)/python manage.py sandbox_seed $(SANDBOX) --redirect-uri $(ENGINE_URL)/connections/cartly/callback/ --json > var/sandbox-seed.json
-	$(BIN)/python manage.py sandbox_seed_env var/sandbox-seed.json var/run.env $(SANDBOX)
+	$(BIN)/python manage.py sandbox_seed $(SANDBOX) --redirect-uri $(ENGINE_URL)/connections/cartly/callback/ --env-file var/run.env
 	-$(BIN)/python manage.py demo_user
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho --env var/run.env --procfile Procfile start
 

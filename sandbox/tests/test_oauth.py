@@ -96,11 +96,11 @@ def press(browser: requests.Session, url: str, approve: bool, **tamper) -> reque
     return browser.post(url, data=fields, allow_redirects=False)
 
 
-def callback(answer: requests.Response) -> dict[str, str]:
+def callback(answer: requests.Response, redirect_uri: str = REDIRECT_URI) -> dict[str, str]:
     """The query of a redirect back to the app, one value per key."""
     assert answer.status_code == 302, answer.text
     location = answer.headers["Location"]
-    assert location.startswith(REDIRECT_URI + "?"), location
+    assert location.startswith(redirect_uri + "?"), location
     return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
 
 
