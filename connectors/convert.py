@@ -71,7 +71,9 @@ def _to_integer(field: Field, text: str) -> int:
 def _to_decimal(field: Field, text: str) -> str:
     try:
         amount = Decimal(text)
-        cents = amount.quantize(CENT)  # InvalidOperation for NaN, infinity, absurd sizes
+        if not amount.is_finite():  # NaN, Infinity
+            raise InvalidOperation
+        cents = amount.quantize(CENT)  # InvalidOperation for absurd sizes too
     except InvalidOperation:
         raise _fail(field, 'must be an amount such as "19.90"', text) from None
     if amount != cents:  # never round money silently
