@@ -46,7 +46,12 @@ def test_it_answers_me_with_the_shop_and_the_app(api, shop):
     response = api.get("/apps/api/me")
     assert response.status_code == 200
     assert response.json() == {
-        "shop": {"id": shop.id, "name": "Test Shop", "domain": "test.mycartly.pro", "currency": "USD"},
+        "shop": {
+            "id": shop.id,
+            "name": "Test Shop",
+            "domain": "test.mycartly.pro",
+            "currency": "USD",
+        },
         "app": {"name": "Test Automations"},
     }
 
