@@ -40,7 +40,7 @@ RATE_LIMIT_PER_SECOND = "1000000"
 STARTUP_TIMEOUT_SECONDS = 60.0  # a cold start imports Django and migrates nothing: seconds
 STARTUP_POLL_SECONDS = 0.1
 COMMAND_TIMEOUT_SECONDS = 120.0  # migrate on a fresh SQLite file is the slow one
-STOP_TIMEOUT_SECONDS = 10.0
+STOP_TIMEOUT_SECONDS = 20.0  # sandbox_serve lets its delivery worker finish in-flight sends
 HTTP_TIMEOUT_SECONDS = 30.0
 # Fields of the sandbox's faults form that make its API misbehave (the Shop model's names).
 FAULT_FIELDS = (
