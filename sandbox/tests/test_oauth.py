@@ -197,6 +197,16 @@ def test_it_refuses_unknown_scopes(live_server, browser, app):
     assert params["state"] == STATE
 
 
+def test_it_never_redirects_to_an_unregistered_redirect_uri(live_server, browser, app):
+    url = authorize_url(
+        live_server.url, app.client_id, pkce_pair()[1], redirect_uri="http://evil.test/cb"
+    )
+    page = browser.get(url, allow_redirects=False)
+    assert page.status_code == 400
+    assert "This app cannot be connected" in page.text
+    assert "Mismatching redirect URI" in page.text
+
+
 # --- PKCE ---------------------------------------------------------------------------------------
 
 
