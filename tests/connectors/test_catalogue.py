@@ -8,6 +8,7 @@ elsewhere.
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from connectors import registry
 from connectors.base import (
@@ -579,3 +580,17 @@ def test_it_passes_on_other_validation_failures_of_find_or_create():
     action = registry.get_action("cartly.find_or_create_customer")
     with pytest.raises(ValidationFailed, match="Phone too long"):
         action.perform(client, {"email": "x@example.com", "phone": "1" * 50}, "k1")
+
+
+# --- the docs --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", ALL, ids=ids)
+def test_it_documents_every_operation(operation):
+    catalogue = (settings.BASE_DIR / "docs" / "catalogue.md").read_text(encoding="utf-8")
+    assert f"`{operation.key}`" in catalogue
+    if not isinstance(operation, Trigger):
+        # The operation's own section lists each of its fields.
+        (section,) = [s for s in catalogue.split("### ") if f"— `{operation.key}`" in s]
+        for f in operation.input_fields:
+            assert f"| `{f.key}` | {f.label} | {f.type.value} |" in section
