@@ -19,7 +19,7 @@ from sandbox.tests.conftest import CLIENT_SECRET
 
 REDIRECT_URI = "http://127.0.0.1:9999/callback/"  # the conftest app's registered URI
 MERCHANT_PASSWORD = "merchant-pass-123"  # the conftest merchant's
-SCOPE = "read_orders webhooks"
+SCOPE = "read_shop read_orders webhooks"
 STATE = "state-4f2a"
 
 
@@ -106,6 +106,11 @@ def callback(answer: requests.Response, redirect_uri: str = REDIRECT_URI) -> dic
 
 def token_call(base: str, client_id: str, **data) -> requests.Response:
     return requests.post(f"{base}/oauth/token/", data=data, auth=(client_id, CLIENT_SECRET))
+
+
+def call_me(base: str, access_token: str) -> requests.Response:
+    """GET /apps/api/me, the contract's "who am I", with a bearer token."""
+    return requests.get(f"{base}/apps/api/me", headers={"Authorization": f"Bearer {access_token}"})
 
 
 def stored_access_token(raw: str) -> AccessToken | None:
@@ -251,6 +256,9 @@ def test_the_whole_flow_ends_in_a_working_token_and_a_rotating_refresh(
     stored = stored_access_token(tokens["access_token"])
     assert stored.user == merchant and stored.application == app
     assert stored.is_valid(["read_orders"]) and not stored.allow_scopes(["write_orders"])
+    me = call_me(live_server.url, tokens["access_token"])
+    assert me.status_code == 200, me.text
+    assert me.json()["shop"]["domain"] == "test.mycartly.pro"
 
     answer = token_call(
         live_server.url,
@@ -264,6 +272,8 @@ def test_the_whole_flow_ends_in_a_working_token_and_a_rotating_refresh(
     assert renewed["scope"] == SCOPE
     assert stored_access_token(renewed["access_token"]).is_valid(["webhooks"])
     assert stored_access_token(tokens["access_token"]) is None  # the old pair is gone
+    assert call_me(live_server.url, tokens["access_token"]).status_code == 401
+    assert call_me(live_server.url, renewed["access_token"]).status_code == 200
 
 
 def test_it_refuses_a_wrong_code_verifier(live_server, app, get_code):
@@ -317,6 +327,7 @@ def test_it_refuses_a_client_with_the_wrong_secret(live_server, app, get_code):
 def test_a_revoked_access_token_no_longer_authenticates(live_server, app, get_code):
     code, verifier = get_code()
     tokens = exchange(live_server, app, code, verifier).json()
+    assert call_me(live_server.url, tokens["access_token"]).status_code == 200
     answer = requests.post(
         f"{live_server.url}/oauth/revoke_token/",
         data={"token": tokens["access_token"], "token_type_hint": "access_token"},
@@ -324,6 +335,9 @@ def test_a_revoked_access_token_no_longer_authenticates(live_server, app, get_co
     )
     assert answer.status_code == 200
     assert stored_access_token(tokens["access_token"]) is None
+    refused = call_me(live_server.url, tokens["access_token"])
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_token"
 
 
 def test_a_revoked_refresh_token_cannot_be_spent(live_server, app, get_code):
