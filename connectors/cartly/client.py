@@ -90,24 +90,14 @@ class CartlyClient:
 
     def create_customer(self, data: JSON, *, idempotency_key: str | None = None) -> JSON:
         """POST /apps/api/customers [page]: 201 {"customer"}; 422 bad or taken email."""
-        return self._call(
-            "POST",
-            c.CUSTOMERS_PATH,
-            body=data,
-            idempotency_key=idempotency_key,
-            envelope=c.CUSTOMER_KEY,
-        )
+        return self._send("POST", c.CUSTOMERS_PATH, data, idempotency_key, c.CUSTOMER_KEY)
 
     def update_customer(
         self, customer_id: str, data: JSON, *, idempotency_key: str | None = None
     ) -> JSON:
         """PUT /apps/api/customers/:id [page]: updates the given fields, {"customer"}."""
-        return self._call(
-            "PUT",
-            _path(c.CUSTOMER_PATH, customer_id),
-            body=data,
-            idempotency_key=idempotency_key,
-            envelope=c.CUSTOMER_KEY,
+        return self._send(
+            "PUT", _path(c.CUSTOMER_PATH, customer_id), data, idempotency_key, c.CUSTOMER_KEY
         )
 
     # --- orders --------------------------------------------------------------------------
@@ -129,13 +119,7 @@ class CartlyClient:
         self, order_id: str, data: JSON, *, idempotency_key: str | None = None
     ) -> JSON:
         """PUT /apps/api/orders/:id [page]: {"status"?, "note"?}; 422 on a forbidden move."""
-        return self._call(
-            "PUT",
-            _path(c.ORDER_PATH, order_id),
-            body=data,
-            idempotency_key=idempotency_key,
-            envelope=c.ORDER_KEY,
-        )
+        return self._send("PUT", _path(c.ORDER_PATH, order_id), data, idempotency_key, c.ORDER_KEY)
 
     # --- products and inventory ----------------------------------------------------------
 
@@ -166,25 +150,15 @@ class CartlyClient:
                 fields={"adjustment": ["give exactly one of adjustment or available"]},
             )
         body = {"adjustment": adjustment} if adjustment is not None else {"available": available}
-        return self._call(
-            "PUT",
-            _path(c.INVENTORY_PATH, variant_id),
-            body=body,
-            idempotency_key=idempotency_key,
-            envelope=c.INVENTORY_LEVEL_KEY,
+        return self._send(
+            "PUT", _path(c.INVENTORY_PATH, variant_id), body, idempotency_key, c.INVENTORY_LEVEL_KEY
         )
 
     # --- discounts -----------------------------------------------------------------------
 
     def create_discount(self, data: JSON, *, idempotency_key: str | None = None) -> JSON:
         """POST /apps/api/discounts [page]: 201 {"discount"}; 422 code taken or bad value."""
-        return self._call(
-            "POST",
-            c.DISCOUNTS_PATH,
-            body=data,
-            idempotency_key=idempotency_key,
-            envelope=c.DISCOUNT_KEY,
-        )
+        return self._send("POST", c.DISCOUNTS_PATH, data, idempotency_key, c.DISCOUNT_KEY)
 
     # --- REST Hooks ----------------------------------------------------------------------
 
@@ -197,19 +171,22 @@ class CartlyClient:
         self, url: str, events: list[str], *, idempotency_key: str | None = None
     ) -> JSON:
         """POST /apps/api/webhooks [page] {"url","events"}: 201 {"webhook"}; 422 bad url/event."""
-        return self._call(
-            "POST",
-            c.WEBHOOKS_PATH,
-            body={"url": url, "events": list(events)},
-            idempotency_key=idempotency_key,
-            envelope=c.WEBHOOK_KEY,
-        )
+        body = {"url": url, "events": list(events)}
+        return self._send("POST", c.WEBHOOKS_PATH, body, idempotency_key, c.WEBHOOK_KEY)
 
     def delete_webhook(self, webhook_id: str) -> None:
         """DELETE /apps/api/webhooks/:id [page]: 204; an unknown id raises NotFound."""
         self._call("DELETE", _path(c.WEBHOOK_PATH, webhook_id), envelope=None)
 
     # --- one HTTP exchange -----------------------------------------------------------------
+
+    def _send(
+        self, method: str, path: str, body: JSON, idempotency_key: str | None, envelope: str
+    ) -> Any:
+        """A POST or PUT of a JSON object; Idempotency-Key only when the caller gives one."""
+        return self._call(
+            method, path, body=body, idempotency_key=idempotency_key, envelope=envelope
+        )
 
     def _call(
         self,
@@ -304,7 +281,7 @@ def _error(response: requests.Response) -> errors.ConnectorError:
         body = None
     message = body.get("message") if isinstance(body, dict) else None
     if not isinstance(message, str) or not message.strip():
-        message = _fallback_message(status, response)
+        message = _fallback_message(status)
     if body is None:
         body = _quote(response.text)
 
@@ -323,7 +300,7 @@ def _error(response: requests.Response) -> errors.ConnectorError:
     return error_class(message, status_code=status, body=body)
 
 
-def _fallback_message(status: int, response: requests.Response) -> str:
+def _fallback_message(status: int) -> str:
     """Words for an answer without Cartly's JSON message, e.g. a proxy's HTML 502 page."""
     if 300 <= status < 400:
         return f"Cartly answered with an unexpected redirect ({_status_text(status)})."
@@ -363,22 +340,15 @@ def _clean_fields(fields: Any) -> dict[str, list[str]]:
 
 
 def _list_params(
-    since_id: str | None,
-    updated_since: datetime | str | None,
-    limit: int | None,
-    **filters: Any,
+    since_id: str | None, updated_since: datetime | str | None, limit: int | None, **filters: Any
 ) -> dict[str, str]:
     """Query parameters of a list call, leaving out what was not given."""
     if limit is not None and not c.PAGE_SIZE_MIN <= limit <= c.PAGE_SIZE_MAX:
         raise ValueError(f"limit must be {c.PAGE_SIZE_MIN}–{c.PAGE_SIZE_MAX}, not {limit}")
+    if isinstance(updated_since, datetime):
+        updated_since = _iso_utc(updated_since)
     params = {"since_id": since_id, "updated_since": updated_since, "limit": limit, **filters}
-    return {key: _query_value(value) for key, value in params.items() if value is not None}
-
-
-def _query_value(value: Any) -> str:
-    if isinstance(value, datetime):
-        return _iso_utc(value)
-    return str(value)
+    return {key: str(value) for key, value in params.items() if value is not None}
 
 
 def _iso_utc(value: datetime) -> str:
