@@ -138,6 +138,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# --- Engine -------------------------------------------------------------------------------
+# First retry waits up to this long (doubling per attempt, full jitter); tests shorten it.
+ENGINE_RETRY_BASE_SECONDS = env_float("ENGINE_RETRY_BASE_SECONDS", 2.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
