@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from sandbox.api import guards, idempotency
 from sandbox.api.auth import Caller, authenticate, require_scope
 from sandbox.errors import ApiError, BadRequest, NotFound, ServerError
+from sandbox.models import Shop
 
 logger = logging.getLogger(__name__)
 BODY_METHODS = ("POST", "PUT")  # the methods that carry a JSON object and an Idempotency-Key
@@ -41,7 +42,7 @@ class Call:
     data: dict = field(default_factory=dict)
 
     @property
-    def shop(self):
+    def shop(self) -> Shop:
         return self.caller.shop
 
 
