@@ -388,9 +388,13 @@ class SandboxServer:
     def reset_faults(self) -> None:
         self.set_faults(**dict.fromkeys(FAULT_FIELDS))
 
-    def sandbox_event(self, event: str, count: int = 1) -> str:
-        """`manage.py sandbox_event EVENT --count N`: something happens in the shop."""
-        return self.manage("sandbox_event", event, "--count", str(count))
+    def sandbox_event(self, event: str, count: int = 1) -> list[dict]:
+        """`manage.py sandbox_event EVENT --count N`: something happens in the shop, for real.
+
+        One {"event", "steps", "ids"} per time, e.g. ids {"order_id": "ord_…"}; the running
+        server's worker sends the deliveries.
+        """
+        return json.loads(self.manage("sandbox_event", event, "--count", str(count), "--json"))
 
 
 def _only_form(page: requests.Response, what: str, required: set[str] | None = None) -> Form:

@@ -43,11 +43,9 @@ def faults(sandbox: SandboxServer) -> Iterator:
 @pytest.fixture
 def order(sandbox: SandboxServer, client: CartlyClient) -> dict:
     """A fresh order, placed in the shop as a buyer would."""
-    before = {o["id"] for o in iter_pages(client.list_orders)}
-    sandbox.sandbox_event("order.created")
-    created = [o for o in iter_pages(client.list_orders) if o["id"] not in before]
-    assert len(created) == 1
-    return created[0]
+    [done] = sandbox.sandbox_event("order.created")
+    order_id = done["ids"]["order_id"]
+    return next(o for o in iter_pages(client.list_orders) if o["id"] == order_id)
 
 
 # --- success shapes ------------------------------------------------------------------------
