@@ -30,8 +30,10 @@ WEBHOOK_ID_HEADER = "X-Cartly-Webhook-Id"  # [page]
 USER_AGENT = "Cartly-Sandbox-Webhooks/1.0"
 INJECTED_FAILURE = "injected failure"
 ERROR_MAX_LENGTH = 200  # DeliveryAttempt.error keeps a short reason, not a traceback
-# Slack on top of the send itself (one or two POSTs, each bounded by the timeout) before another
-# sender may assume this one died and take the delivery over.
+# How long a claim holds before another sender may assume this one died and take over: a claim
+# may wait in the worker's queue behind one send, then be sent; each send is at most two POSTs
+# (the injected duplicate), each bounded by the timeout. Plus slack for the database.
+POSTS_PER_CLAIM = 4
 LEASE_SLACK_SECONDS = 30.0
 
 
@@ -84,7 +86,7 @@ def session() -> requests.Session:
 
 
 def lease_seconds() -> float:
-    return 2 * settings.SANDBOX_DELIVERY_TIMEOUT_SECONDS + LEASE_SLACK_SECONDS
+    return POSTS_PER_CLAIM * settings.SANDBOX_DELIVERY_TIMEOUT_SECONDS + LEASE_SLACK_SECONDS
 
 
 def due_ids(now: datetime, limit: int) -> list[int]:
@@ -106,6 +108,13 @@ def claim(delivery_id: int, now: datetime) -> bool:
         attempts=F("attempts") + 1,
     )
     return claimed == 1
+
+
+def release(delivery_id: int) -> None:
+    """Give back a claim that was never attempted (a worker stopping), so it is due at once."""
+    Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING).update(
+        next_attempt_at=timezone.now(), attempts=F("attempts") - 1
+    )
 
 
 def claim_due(limit: int, now: datetime | None = None) -> list[int]:
@@ -233,7 +242,10 @@ def forget_webhook(webhook_id: str) -> None:
 
 def send(delivery_id: int) -> str:
     """Make one attempt of a delivery this sender has claimed, and settle it."""
-    delivery = Delivery.objects.select_related("event__shop", "application").get(pk=delivery_id)
+    related = Delivery.objects.select_related("event__shop", "application")
+    delivery = related.filter(pk=delivery_id).first()
+    if delivery is None:  # its app or shop was deleted meanwhile
+        return Delivery.Status.GONE
     outcome = attempt(delivery)
     status = settle(delivery, outcome)
     log.debug(

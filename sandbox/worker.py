@@ -1,14 +1,15 @@
 """The sandbox's background loop: sends due deliveries and abandons idle carts.
 
-One thread polls every SANDBOX_DELIVERY_POLL_SECONDS, claims up to as many due deliveries as
-it has free senders, and hands them to a pool of SANDBOX_DELIVERY_WORKERS threads; so one slow
-receiver (up to the timeout) never holds the others up.
+One thread polls every SANDBOX_DELIVERY_POLL_SECONDS (at once again while busy), claims about
+as many due deliveries as it has free senders, and hands them to a pool of
+SANDBOX_DELIVERY_WORKERS threads; so one slow receiver (up to the timeout) never holds the others
+up.
 """
 
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -18,6 +19,8 @@ from sandbox import delivery, shop
 log = logging.getLogger(__name__)
 
 CART_CHECK_SECONDS = 1.0  # carts idle for seconds to minutes: a check a second is plenty
+# Claimed deliveries per sender: one sending, one queued (delivery.lease_seconds covers both).
+BACKLOG_PER_SENDER = 2
 
 
 def _in_own_connection(func, *args):
@@ -39,7 +42,7 @@ class DeliveryWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._in_flight: set[Future] = set()
+        self._in_flight: dict[Future, int] = {}  # future → the delivery id it sends
         self._last_cart_check = 0.0
 
     def start(self) -> None:
@@ -54,24 +57,34 @@ class DeliveryWorker:
             self._thread.join(timeout)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        # Claims still queued were never attempted: hand them back rather than let their lease
+        # delay them past a restart.
+        for future, delivery_id in list(self._in_flight.items()):
+            if future.cancelled():
+                delivery.release(delivery_id)
 
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self.tick()
-                self._stop.wait(self.poll_seconds)
+                if self.tick():
+                    # Busy: go again as soon as a sender frees up, not a whole poll later.
+                    wait(self._in_flight, self.poll_seconds, return_when=FIRST_COMPLETED)
+                else:
+                    self._stop.wait(self.poll_seconds)
         finally:
             connection.close()
 
-    def tick(self) -> None:
-        """One pass of the loop: never lets an error (a locked database, say) end the thread."""
+    def tick(self) -> bool:
+        """One pass; True if it handed out work. An error (a locked database, say) never ends
+        the thread: the next pass tries again."""
         try:
             close_old_connections()
             self._check_carts()
-            self._dispatch()
+            return self._dispatch() > 0
         except Exception:
             log.exception("sandbox worker pass failed; trying again")
             connection.close()
+            return False
 
     def _check_carts(self) -> None:
         now = time.monotonic()
@@ -82,11 +95,14 @@ class DeliveryWorker:
         if fired:
             log.info("%d cart(s) abandoned", fired)
 
-    def _dispatch(self) -> None:
-        self._in_flight = {f for f in self._in_flight if not f.done()}
-        free = self.workers - len(self._in_flight)
+    def _dispatch(self) -> int:
+        """Claim what the senders can take now, plus one queued each so none waits for us."""
+        self._in_flight = {f: pk for f, pk in self._in_flight.items() if not f.done()}
+        free = BACKLOG_PER_SENDER * self.workers - len(self._in_flight)
         if free <= 0 or self._pool is None:
-            return
-        for delivery_id in delivery.claim_due(free):
+            return 0
+        claimed = delivery.claim_due(free)
+        for delivery_id in claimed:
             future = self._pool.submit(_in_own_connection, delivery.send, delivery_id)
-            self._in_flight.add(future)
+            self._in_flight[future] = delivery_id
+        return len(claimed)

@@ -357,3 +357,25 @@ def test_the_worker_thread_delivers_in_the_background(shop, app, receiver):
 
     assert len(hook_receiver.requests) == 2
     assert not worker._thread.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stopping_the_worker_hands_back_claims_it_never_sent(shop, app, receiver):
+    hook_receiver = receiver(SLOW, slow_seconds=0.5)  # answers 200 once the sender is stopping
+    subscribe(shop, app, hook_receiver.url)
+    for n in range(3):
+        register(shop, f"buyer-{n}@example.com")
+    worker = DeliveryWorker(workers=1, poll_seconds=0.02)  # one sending, one queued behind it
+    worker.start()
+    try:
+        assert wait_for(lambda: len(hook_receiver.requests) == 1)
+    finally:
+        worker.stop(timeout=10)
+
+    sent, *unsent = Delivery.objects.order_by("id")
+    assert sent.status == Delivery.Status.DELIVERED
+    for left in unsent:
+        assert left.status == Delivery.Status.PENDING
+        assert left.attempts == 0
+        assert not left.attempt_log.exists()
+    assert delivery.deliver_due() == 2  # due at once, not after a lease
