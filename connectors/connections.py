@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from connectors import tokens
 from connectors.cartly import oauth
-from connectors.cartly.client import CartlyClient
+from connectors.cartly.client import CartlyClient, iter_pages
 from connectors.errors import ConnectorError, NotFound
 from connectors.models import Connection
 from connectors.signals import connection_disconnected
@@ -45,7 +45,8 @@ def connect(owner, token: dict) -> Connection:
 
 def _remove_our_hooks(connection: Connection) -> None:
     def remove(client: CartlyClient) -> None:
-        for hook in client.list_webhooks():
+        # Collect first: deleting while paging would shift the pages under us.
+        for hook in list(iter_pages(client.list_webhooks)):
             if hook["url"].startswith(our_hook_prefix()):
                 try:
                     client.delete_webhook(hook["id"])
