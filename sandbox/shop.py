@@ -218,7 +218,9 @@ def place_order(
 @transaction.atomic
 def update_order(order: Order, status: str | None = None, note: str | None = None) -> Order:
     """Change an order's note and/or status; a status change fires order.updated (and more)."""
-    order = Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
+    # of=("self",): PostgreSQL cannot lock the nullable side of the customer outer join.
+    locked = Order.objects.select_for_update(of=("self",)).select_related("customer")
+    order = locked.get(pk=order.pk)
     topics = []
     if status is not None and status != order.status:
         if status not in Order.Status.values:
