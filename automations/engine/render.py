@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jinja2 import ChainableUndefined, StrictUndefined, Template, nodes
+from jinja2 import ChainableUndefined, StrictUndefined, Template, meta, nodes
 from jinja2.exceptions import (
     SecurityError,
     TemplateAssertionError,
@@ -162,7 +162,7 @@ Estimate = Callable[[Any, tuple, dict], int]
 _WIDTH: Estimate = lambda s, a, k: _int_arg(a, k, "width", 0)  # noqa: E731
 _GROWING_FILTERS: dict[str, Estimate] = {
     "center": lambda s, a, k: _int_arg(a, k, "width", 80),
-    "indent": lambda s, a, k: len(str(s)) * 2 + str(s).count("\n") * _int_arg(a, k, "width", 4),
+    "indent": lambda s, a, k: len(str(s)) + (str(s).count("\n") + 1) * _int_arg(a, k, "width", 4),
     "replace": lambda s, a, k: _replaced_size(str(s), a, k),
     "join": lambda s, a, k: _joined_size(s, _arg(a, k, 0, "d", "")),
     "batch": lambda s, a, k: _int_arg(a, k, "linecount", 0),
@@ -546,8 +546,6 @@ def _collect(node: nodes.Node, roots: set[str], found: set[str]) -> None:
 def references(source: str) -> set[str]:
     """Dotted data paths a template reads (`trigger.customer.email`), best effort; local
     names (loop variables, `set`) and globals are left out. A broken template has none."""
-    from jinja2 import meta
-
     try:
         tree = _ENV.parse(source)
     except TemplateSyntaxError:

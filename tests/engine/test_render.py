@@ -209,6 +209,9 @@ def test_it_stops_nested_loops_at_the_total_iteration_cap(context):
     "{{ 'x'.ljust(10**9) }}",
     "{{ ('x' * 60000)|replace('x', 'yy') }}",
     "{{ range(9000)|join('x' * 100) }}",
+    "{{ ('x\n' * 30000)|indent(10) }}",
+    "{{ range(10)|batch(10**9, 'x')|list }}",
+    "{{ range(10)|slice(10**8)|list }}",
     "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
     "{% endfor %}{{ ns.s }}",
 ])
