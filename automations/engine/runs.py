@@ -48,10 +48,17 @@ def finish_run(run: Run, status: str, reason: str = "") -> None:
     run.status, run.failure_reason, run.finished_at = status, reason, now
 
 
+class BrokenFilter(Exception):
+    """A filter that cannot be evaluated (e.g. a bad pattern): the run fails, not filters."""
+
+
 def _filter_passes(conds: list, match: str, context: dict) -> tuple[bool, str]:
     if not conds:
         return True, ""
-    result = conditions.evaluate(conds, context, match=match)
+    try:
+        result = conditions.evaluate(conds, context, match=match)
+    except conditions.ConditionError as exc:
+        raise BrokenFilter(f"The filter cannot be checked: {exc}") from exc
     return result.passed, result.reason
 
 
@@ -60,10 +67,14 @@ def prepare_run(run: Run) -> None:
     """Check the recipe's own filter, lay out one StepRun per step, start the first step."""
     document = version_document(run.recipe_id, run.recipe_version)
     recipe_filter = document.get("filter") or {}
-    passed, reason = _filter_passes(
-        recipe_filter.get("conditions", []), recipe_filter.get("match", "all"),
-        build_context(run, 0),
-    )
+    try:
+        passed, reason = _filter_passes(
+            recipe_filter.get("conditions", []), recipe_filter.get("match", "all"),
+            build_context(run, 0),
+        )
+    except BrokenFilter as exc:
+        finish_run(run, Run.Status.FAILED, str(exc))
+        return
     if not passed:
         finish_run(run, Run.Status.FILTERED, reason)
         return
@@ -85,17 +96,22 @@ def advance(run: Run, position: int) -> None:
             )
             publish_on_commit(operation_task_name(step["operation"]), step_run_id)
             return
-        passed, reason = _filter_passes(
-            step["filter"].get("conditions", []), step["filter"].get("match", "all"),
-            build_context(run, position),
-        )
-        status = StepRun.Status.SUCCEEDED if passed else StepRun.Status.FILTERED
+        try:
+            passed, reason = _filter_passes(
+                step["filter"].get("conditions", []), step["filter"].get("match", "all"),
+                build_context(run, position),
+            )
+        except BrokenFilter as exc:
+            passed, reason = None, str(exc)
+        status = {True: StepRun.Status.SUCCEEDED, False: StepRun.Status.FILTERED,
+                  None: StepRun.Status.FAILED}[passed]
         now = timezone.now()
         StepRun.objects.filter(run=run, position=position).update(
             status=status, error=reason, started_at=now, finished_at=now, duration_ms=0
         )
         if not passed:
-            finish_run(run, Run.Status.FILTERED, reason)
+            outcome = Run.Status.FILTERED if passed is False else Run.Status.FAILED
+            finish_run(run, outcome, reason)
             return
         position += 1
     finish_run(run, Run.Status.SUCCEEDED)
