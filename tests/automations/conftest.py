@@ -1,0 +1,70 @@
+"""Fixtures for engine tests that need the whole path: a connected shop, our server reachable
+by the sandbox, and a real Celery worker consuming from the real broker."""
+
+import tempfile
+import time
+from collections.abc import Callable
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.contrib.auth.models import User
+
+from config.celery import app as celery_app
+from connectors import connections
+from connectors.cartly.constants import CARTLY_SCOPES
+from connectors.models import Connection
+
+if celery_app.conf.broker_url.startswith("filesystem"):
+    # Tests never share a queue folder with a `make run` on the same checkout.
+    _folder = tempfile.mkdtemp(prefix="engine-test-broker-")
+    celery_app.conf.broker_transport_options = {
+        "data_folder_in": _folder, "data_folder_out": _folder, "store_processed": False,
+    }
+
+WAIT_SECONDS = 60.0  # generous: CI machines are slow; the loop returns as soon as it can
+POLL_SECONDS = 0.1
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = WAIT_SECONDS):
+    """Poll until `condition()` is truthy and return it; fail naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(POLL_SECONDS)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return User.objects.create_user("shopowner", password="shopowner-pass-123")
+
+
+@pytest.fixture
+def connection(cartly_settings, sandbox, owner) -> Connection:
+    """The seeded sandbox shop, connected through the real OAuth flow."""
+    return connections.connect(owner, sandbox.authorize(" ".join(CARTLY_SCOPES)))
+
+
+@pytest.fixture
+def public_server(live_server, settings):
+    """Our receiver, reachable by the sandbox: hooks are registered at this base URL."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    return live_server
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings):
+    """A real Celery worker (threads in this process) on the configured broker.
+
+    Not eager mode: tasks travel through the broker (Redis in CI, the filesystem transport
+    locally, in a folder of this test's own) and are claimed like in production.
+    """
+    settings.ENGINE_RETRY_BASE_SECONDS = 0.2
+    celery_app.control.purge()  # messages other tests published name rows that are gone
+    with start_worker(
+        celery_app, pool="threads", concurrency=4, perform_ping_check=False,
+        loglevel="WARNING", shutdown_timeout=20,
+    ) as worker:
+        yield worker
