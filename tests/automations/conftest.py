@@ -19,6 +19,7 @@ if celery_app.conf.broker_url.startswith("filesystem"):
     _folder = tempfile.mkdtemp(prefix="engine-test-broker-")
     celery_app.conf.broker_transport_options = {
         "data_folder_in": _folder, "data_folder_out": _folder, "store_processed": False,
+        "control_folder": _folder + "-control",
     }
 
 WAIT_SECONDS = 60.0  # generous: CI machines are slow; the loop returns as soon as it can
