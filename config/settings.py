@@ -71,7 +71,8 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not shared-cache memory: threads in tests (live server, Celery worker) then get
     # WAL and the busy timeout instead of "database table is locked".
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-engine.sqlite3")}
+    # One per test process, so two test sessions on one checkout never share a file.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-engine-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
