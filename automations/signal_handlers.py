@@ -1,0 +1,20 @@
+"""What a connection's fate means for recipes and subscriptions (connectors/signals.py).
+
+Connected in AutomationsConfig.ready(): connectors send the signals and know nothing of us.
+"""
+
+from django.dispatch import receiver
+
+from automations import subscriptions
+from connectors.models import Connection
+from connectors.signals import connection_disconnected, connection_needs_reconnect
+
+
+@receiver(connection_disconnected, dispatch_uid="automations.connection_disconnected")
+def on_connection_disconnected(sender, connection: Connection, **kwargs) -> None:
+    subscriptions.connection_disconnected(connection)
+
+
+@receiver(connection_needs_reconnect, dispatch_uid="automations.connection_needs_reconnect")
+def on_connection_needs_reconnect(sender, connection: Connection, **kwargs) -> None:
+    subscriptions.connection_needs_reconnect(connection)
