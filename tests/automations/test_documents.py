@@ -292,3 +292,16 @@ def test_it_imports_and_enables_with_enable(alice, shop, doc, tmp_path):
     path.write_text(json.dumps({**doc, "mode": "polling"}))  # no hook: no call to Cartly
     call_command("import_recipes", str(path), "--user", "alice", "--enable")
     assert Recipe.objects.get(owner=alice).enabled is True
+
+
+def test_it_documents_every_filter_operator():
+    from automations.engine.conditions import OPERATORS
+
+    text = (EXAMPLE.parents[1] / "recipes.md").read_text()
+    assert [key for key in OPERATORS if f"| `{key}` |" not in text] == []
+
+
+def test_it_shows_the_example_in_the_docs_as_it_is_on_disk(doc):
+    text = (EXAMPLE.parents[1] / "recipes.md").read_text()
+    block = text.split("```json\n", 1)[1].split("```", 1)[0]
+    assert json.loads(block) == doc
