@@ -9,6 +9,7 @@ from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
 from automations.api.schemas import ErrorOut, ReplayIn, RunDetailOut, RunOut, RunPage
+from automations.documents import save_version
 from automations.models import RecipeVersion, Run
 
 router = Router(tags=["runs"])
@@ -87,8 +88,11 @@ def replay(request: HttpRequest, run_id: int, payload: ReplayIn):
     from automations.engine.replay import replay_run  # the engine's, written separately
 
     run = run_of(request, run_id)
+    use_current = payload.version == "current"
+    if use_current:
+        save_version(run.recipe)  # a recipe edited row by row may lack its snapshot
     try:
-        new_run = replay_run(run, use_current_version=payload.version == "current")
+        new_run = replay_run(run, use_current_version=use_current)
     except RecipeVersion.DoesNotExist:
         raise HttpError(409, "That version of the recipe is no longer stored") from None
     return Status(201, Run.objects.select_related("recipe", "event").get(pk=new_run.pk))

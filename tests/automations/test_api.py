@@ -238,6 +238,13 @@ def test_it_lists_own_runs_newest_first(alice, runs):
     assert (page["count"], [i["id"] for i in page["items"]]) == (3, [runs["new"].pk])
 
 
+def test_it_lists_runs_in_a_fixed_number_of_queries(alice, runs, django_assert_max_num_queries):
+    _, _, api = alice
+    api.get("/api/runs")  # the token's last use is recorded once a minute, not per call
+    with django_assert_max_num_queries(3):  # the token, one page of runs, the count
+        assert len(api.get("/api/runs").json()["items"]) == 3
+
+
 def test_it_filters_runs(alice, runs):
     _, _, api = alice
     recipe_id = runs["old"].recipe_id
@@ -353,3 +360,13 @@ def test_it_shows_a_token_made_in_the_admin_once(admin_client, django_user_model
     assert ApiToken.authenticate(raw) == owner
     page = admin_client.get(f"/admin/accounts/apitoken/{token.pk}/change/")
     assert page.status_code == 200 and raw not in page.content.decode()
+
+
+def test_it_snapshots_a_row_edited_recipe_before_replaying_its_current_version(alice, runs):
+    _, _, api = alice
+    run = runs["new"]
+    # An editor that changes Step rows directly bumps the version without a snapshot.
+    Recipe.objects.filter(pk=run.recipe_id).update(version=5)
+    response = post(api, f"/api/runs/{run.pk}/replay", {"version": "current"})
+    assert (response.status_code, response.json()["recipe_version"]) == (201, 5)
+    assert RecipeVersion.objects.filter(recipe_id=run.recipe_id, version=5).exists()
