@@ -11,7 +11,7 @@ from connectors.cartly import oauth
 from connectors.cartly.client import CartlyClient, iter_pages
 from connectors.errors import ConnectorError, NotFound
 from connectors.models import Connection
-from connectors.signals import connection_disconnected
+from connectors.signals import connection_connected, connection_disconnected
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ def connect(owner, token: dict) -> Connection:
     connection.last_error = ""
     tokens.store_tokens(connection, token)
     connection.save()
+    transaction.on_commit(
+        lambda: connection_connected.send(sender=Connection, connection=connection)
+    )
     return connection
 
 

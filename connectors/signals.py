@@ -6,3 +6,5 @@ from django.dispatch import Signal
 connection_needs_reconnect = Signal()
 # Sent with `connection` after a merchant disconnected it.
 connection_disconnected = Signal()
+# Sent with `connection` after a (re)connect stored fresh tokens: paused work may resume.
+connection_connected = Signal()
