@@ -11,6 +11,7 @@ from automations.engine import conditions, render
 from automations.engine.versions import version_document
 from automations.models import Run, StepRun
 from automations.publish import publish_on_commit
+from automations.signals import run_failed
 
 
 def operation_task_name(operation: str) -> str:
@@ -46,6 +47,8 @@ def finish_run(run: Run, status: str, reason: str = "") -> None:
         status=StepRun.Status.SKIPPED
     )
     run.status, run.failure_reason, run.finished_at = status, reason, now
+    if status == Run.Status.FAILED:
+        transaction.on_commit(lambda: run_failed.send(sender=Run, run=run), robust=True)
 
 
 class BrokenFilter(Exception):
