@@ -78,3 +78,35 @@ def celery_worker(transactional_db, settings):
             yield worker
     finally:
         database["CONN_MAX_AGE"] = kept_age
+
+
+def finished_runs(recipe) -> list:
+    from automations.models import Run
+
+    return list(Run.objects.filter(recipe=recipe).exclude(status__in=["queued", "running"]))
+
+
+def start_run(recipe, connection, payload: dict, event_id: str | None = None):
+    """A run of a stored event, exactly as dispatch makes it (the receiver is tested apart)."""
+    from automations.engine.runs import prepare_run
+    from automations.models import Event, Run
+
+    event = Event.objects.create(
+        connection=connection, cartly_event_id=event_id or f"evt_{payload['id']}",
+        event_type=recipe.event_type, object_id=payload["id"], payload=payload,
+        status=Event.Status.DISPATCHED,
+    )
+    run = Run.objects.create(recipe=recipe, event=event, recipe_version=recipe.version)
+    prepare_run(run)
+    return run
+
+
+def one_step_document(trigger: str, *steps: dict, **extra) -> dict:
+    return {
+        "format": "cartly-automations/recipe@1",
+        "name": "Test recipe",
+        "trigger": trigger,
+        "mode": "instant",
+        "steps": list(steps),
+        **extra,
+    }

@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 
 from automations.documents import create_recipe
-from automations.engine.runs import prepare_run
 from automations.models import Event, Run, StepRun
 from automations.subscriptions import enable_recipe
 from connectors.cartly.client import CartlyClient
-from tests.automations.conftest import wait_for
+from tests.automations.conftest import finished_runs, start_run, wait_for
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "new-order-discount.json"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,10 +20,6 @@ def recipe_document(**overrides) -> dict:
     document = json.loads(EXAMPLE.read_text())
     document.update(overrides)
     return document
-
-
-def finished_runs(recipe):
-    return list(Run.objects.filter(recipe=recipe).exclude(status__in=["queued", "running"]))
 
 
 def discount_codes(sandbox) -> str:
@@ -71,18 +66,6 @@ def stock(connection, variant_id: str) -> int:
             if variant["id"] == variant_id:
                 return variant["available"]
     raise AssertionError(variant_id)
-
-
-def start_run(recipe, connection, payload: dict) -> Run:
-    """A run of a stored event, as dispatch makes it (the receiver is tested elsewhere)."""
-    event = Event.objects.create(
-        connection=connection, cartly_event_id=f"evt_{payload['id']}",
-        event_type=recipe.event_type, object_id=payload["id"], payload=payload,
-        status=Event.Status.DISPATCHED,
-    )
-    run = Run.objects.create(recipe=recipe, event=event, recipe_version=recipe.version)
-    prepare_run(run)
-    return run
 
 
 def restock_recipe(owner, connection, variant_id: str):
