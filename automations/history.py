@@ -1,0 +1,220 @@
+"""Queries behind the merchant's pages: run history (filters, search), the dashboard's chart.
+
+Plain functions over querysets so tests can call them; the views only read request
+parameters and render. Every function scopes by owner: nothing crosses users.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from automations.models import Recipe, Run
+
+# Days the dashboard's chart covers: two weeks show a weekly rhythm twice.
+CHART_DAYS = 14
+# Bottom-to-top stacking order and colours of the chart; queued/running are "in progress".
+CHART_SERIES = (
+    ("succeeded", "Succeeded", "#067647"),
+    ("failed", "Failed", "#b42318"),
+    ("halted", "Halted", "#8a5a00"),
+    ("filtered", "Filtered", "#98a2b3"),
+    ("in_progress", "In progress", "#0b6bcb"),
+)
+IN_PROGRESS = (Run.Status.QUEUED, Run.Status.RUNNING)
+# Shortest text worth a "contains" search on emails (a single letter matches everything).
+MIN_EMAIL_SEARCH = 3
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    """What the run history is narrowed to; every part optional."""
+
+    recipe_id: int | None = None
+    status: str = ""
+    since: date | None = None
+    until: date | None = None  # inclusive: the whole day
+    q: str = ""
+
+
+def runs_of(user) -> QuerySet:
+    return Run.objects.filter(recipe__owner=user)
+
+
+def start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def search(runs: QuerySet, q: str) -> QuerySet:
+    """Runs whose event is about order number `q` (1001 or #1001) or an email containing `q`.
+
+    JSONField key lookups compile to JSON operators on PostgreSQL and JSON_EXTRACT on SQLite.
+    """
+    q = q.strip()
+    if not q:
+        return runs
+    number = q.removeprefix("#").strip()
+    match = Q(event__object_id=q)
+    if number.isdigit():
+        # Cartly sends numbers as JSON numbers; a string form is accepted too.
+        match |= Q(event__payload__number=int(number)) | Q(event__payload__number=number)
+    if len(q) >= MIN_EMAIL_SEARCH:
+        match |= Q(event__payload__email__icontains=q)
+        match |= Q(event__payload__customer__email__icontains=q)
+    return runs.filter(match)
+
+
+def filter_runs(user, filters: RunFilters) -> QuerySet:
+    """The user's runs narrowed by `filters`, newest first, ready for one page of rows."""
+    runs = runs_of(user)
+    if filters.recipe_id:
+        runs = runs.filter(recipe_id=filters.recipe_id)
+    if filters.status:
+        runs = runs.filter(status=filters.status)
+    if filters.since:
+        runs = runs.filter(created_at__gte=start_of(filters.since))
+    if filters.until:
+        runs = runs.filter(created_at__lt=start_of(filters.until + timedelta(days=1)))
+    runs = search(runs, filters.q)
+    # The raw body can be large and no row shows it; the payload gives the order and email.
+    return (
+        runs.select_related("recipe", "event")
+        .defer("event__raw_body")
+        .order_by("-created_at", "-id")
+    )
+
+
+def run_summary(run: Run) -> dict:
+    """What identifies a run's trigger to a merchant: order number, email, object id."""
+    payload = run.event.payload if isinstance(run.event.payload, dict) else {}
+    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
+    return {
+        "number": payload.get("number"),
+        "email": payload.get("email") or customer.get("email") or "",
+        "object_id": run.event.object_id,
+    }
+
+
+def recent_failures(user, limit: int = 5) -> list[Run]:
+    return list(
+        runs_of(user).filter(status=Run.Status.FAILED)
+        .select_related("recipe").order_by("-created_at", "-id")[:limit]
+    )
+
+
+def recipes_of(user) -> QuerySet:
+    return Recipe.objects.filter(owner=user).select_related("connection").order_by("name", "id")
+
+
+# --- the chart ------------------------------------------------------------------------------
+
+
+def series_of(status: str) -> str:
+    return "in_progress" if status in IN_PROGRESS else status
+
+
+def runs_per_day(user, today: date | None = None, days: int = CHART_DAYS) -> list[dict]:
+    """One dict per day (oldest first): {"day": date, "counts": {series: n}, "total": n}.
+
+    One query: runs grouped by (day, status) with the database's own date truncation.
+    """
+    today = today or timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    rows = (
+        runs_of(user).filter(created_at__gte=start_of(first),
+                             created_at__lt=start_of(today + timedelta(days=1)))
+        .annotate(day=TruncDate("created_at")).values("day", "status")
+        .annotate(n=Count("id")).order_by()
+    )
+    keys = [series[0] for series in CHART_SERIES]
+    by_day = {first + timedelta(days=i): dict.fromkeys(keys, 0) for i in range(days)}
+    for row in rows:
+        day = row["day"]
+        if isinstance(day, datetime):  # some backends hand back a datetime
+            day = day.date()
+        if day in by_day:
+            by_day[day][series_of(row["status"])] += row["n"]
+    return [
+        {"day": day, "counts": counts, "total": sum(counts.values())}
+        for day, counts in by_day.items()
+    ]
+
+
+@dataclass
+class Chart:
+    """Geometry of the stacked bar chart, computed here so the template only draws."""
+
+    width: int
+    height: int
+    plot_top: int
+    plot_bottom: int
+    max_total: int
+    bars: list[dict] = field(default_factory=list)
+    legend: list[dict] = field(default_factory=list)
+    ticks: list[dict] = field(default_factory=list)
+    total: int = 0
+    description: str = ""
+
+
+CHART_WIDTH, CHART_HEIGHT = 700, 240
+PLOT_LEFT, PLOT_TOP, PLOT_BOTTOM = 40, 30, 200  # room for the legend above, dates below
+
+
+def nice_max(value: int) -> int:
+    """A round top for the axis (1, 2, 5 × 10ⁿ) at or above `value`."""
+    top = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * top >= value:
+                return step * top
+        top *= 10
+
+
+def _segments(counts: dict, x: float, width: float, scale: float) -> list[dict]:
+    segments, y = [], float(PLOT_BOTTOM)
+    for key, label, colour in CHART_SERIES:
+        n = counts[key]
+        if not n:
+            continue
+        h = n * scale
+        y -= h
+        segments.append({"key": key, "label": label, "colour": colour, "n": n,
+                         "x": round(x, 1), "y": round(y, 1), "w": round(width, 1),
+                         "h": round(h, 1)})
+    return segments
+
+
+def build_chart(days: list[dict]) -> Chart:
+    top = nice_max(max([d["total"] for d in days] + [1]))
+    scale = (PLOT_BOTTOM - PLOT_TOP) / top
+    slot = (CHART_WIDTH - PLOT_LEFT - 10) / max(len(days), 1)
+    chart = Chart(CHART_WIDTH, CHART_HEIGHT, PLOT_TOP, PLOT_BOTTOM, top,
+                  total=sum(d["total"] for d in days))
+    for i, d in enumerate(days):
+        x = PLOT_LEFT + i * slot + slot * 0.15
+        chart.bars.append({
+            "day": d["day"], "total": d["total"], "counts": d["counts"],
+            "label_x": round(x + slot * 0.35, 1),
+            "segments": _segments(d["counts"], x, slot * 0.7, scale),
+        })
+    for i, (key, label, colour) in enumerate(CHART_SERIES):
+        chart.legend.append({"key": key, "label": label, "colour": colour,
+                             "x": PLOT_LEFT + i * 120})
+    for value in (0, top // 2, top) if top > 1 else (0, top):
+        chart.ticks.append({"value": value, "y": round(PLOT_BOTTOM - value * scale, 1)})
+    chart.description = describe(days)
+    return chart
+
+
+def describe(days: list[dict]) -> str:
+    """The chart in words, for screen readers: the total, then each day that had runs."""
+    total = sum(d["total"] for d in days)
+    parts = [f"{total} run{'s' if total != 1 else ''} in all."]
+    for d in days:
+        if d["total"]:
+            counts = ", ".join(f"{d['counts'][key]} {label.lower()}"
+                               for key, label, _ in CHART_SERIES if d["counts"][key])
+            parts.append(f"{d['day']:%b} {d['day'].day}: {counts}.")
+    return " ".join(parts)

@@ -1,0 +1,73 @@
+"""One connection's page: its health, scopes, recipes, REST Hook subscriptions and repairs.
+
+The connect, reconnect and disconnect actions stay in connectors.views; this page links and
+posts to them. Nothing here reads or renders a token.
+"""
+
+from django.apps import apps
+from django.contrib.auth.decorators import login_required
+from django.db.models import Model, QuerySet
+from django.shortcuts import get_object_or_404, render
+
+from automations.models import Recipe, Subscription
+from connectors.models import Connection
+
+# Repairs shown on the page, newest first; older ones are in the admin.
+REPAIRS_SHOWN = 20
+# A repair column whose name holds one of these is never shown, whatever the model grows.
+HIDDEN_FIELD_WORDS = ("token", "secret", "password", "raw")
+
+
+def repair_model() -> type[Model] | None:
+    """The subscription repairs model, once the polling and sweeps work has added it."""
+    try:
+        return apps.get_model("automations", "SubscriptionRepair")
+    except LookupError:
+        return None
+
+
+def _cell(row: Model, name: str):
+    """A field's value as a merchant reads it: a choice's label rather than its key."""
+    display = getattr(row, f"get_{name}_display", None)
+    return display() if display else getattr(row, name)
+
+
+def repairs_of(connection: Connection) -> tuple[list[str], list[list]] | None:
+    """(column labels, rows) of the connection's latest repairs; None without the model."""
+    model = repair_model()
+    if model is None:
+        return None
+    names = {f.name for f in model._meta.get_fields()}
+    if "connection" in names:
+        rows: QuerySet = model.objects.filter(connection=connection)
+    elif "subscription" in names:
+        rows = model.objects.filter(subscription__connection=connection)
+    else:
+        return None
+    columns = [
+        f for f in model._meta.concrete_fields
+        if not f.is_relation and f.name != "id"
+        and not any(word in f.name for word in HIDDEN_FIELD_WORDS)
+    ]
+    latest = rows.order_by("-pk")[:REPAIRS_SHOWN]
+    values = [[_cell(row, f.name) for f in columns] for row in latest]
+    return [str(f.verbose_name).capitalize() for f in columns], values
+
+
+@login_required
+def connection_detail(request, pk: int):
+    connection = get_object_or_404(Connection, pk=pk, owner=request.user)
+    subscriptions = Subscription.objects.filter(connection=connection).order_by(
+        "status", "event_type", "-id"
+    )
+    recipes = Recipe.objects.filter(connection=connection).order_by("name", "id")
+    repairs = repairs_of(connection)
+    return render(request, "automations/connection_detail.html", {
+        "connection": connection,
+        "subscriptions": [s for s in subscriptions if s.status != Subscription.Status.DELETED],
+        "removed": [s for s in subscriptions if s.status == Subscription.Status.DELETED],
+        "recipes": recipes,
+        "repairs_available": repairs is not None,
+        "repair_columns": repairs[0] if repairs else [],
+        "repairs": repairs[1] if repairs else [],
+    })

@@ -1,0 +1,136 @@
+"""Run history and run detail pages, with replay and retry buttons.
+
+Queries live in automations.history, replay/retry in automations.engine.replay; these views
+read the request, call them and turn outcomes into pages and messages.
+"""
+
+import json
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from automations import history
+from automations.documents import save_version
+from automations.engine.replay import CannotRetry, replay_run, retry_from_failed_step
+from automations.models import Recipe, RecipeVersion, Run, StepRun
+from connectors import registry
+
+RUNS_PER_PAGE = 25
+
+
+class RunFilterForm(forms.Form):
+    recipe = forms.ModelChoiceField(queryset=Recipe.objects.none(), required=False,
+                                    empty_label="All recipes")
+    status = forms.ChoiceField(choices=[("", "Any status"), *Run.Status.choices], required=False)
+    since = forms.DateField(required=False, label="From",
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To",
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(required=False, max_length=200, label="Order number or email",
+                        widget=forms.TextInput(attrs={"type": "search",
+                                                      "placeholder": "1001 or ana@example.com"}))
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["recipe"].queryset = Recipe.objects.filter(owner=user).only("id", "name")
+        for name, f in self.fields.items():
+            f.widget.attrs.setdefault("id", f"filter-{name}")
+
+    def filters(self) -> history.RunFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        recipe = data.get("recipe")
+        return history.RunFilters(
+            recipe_id=recipe.pk if recipe else None, status=data.get("status") or "",
+            since=data.get("since"), until=data.get("until"), q=data.get("q") or "",
+        )
+
+
+@login_required
+def run_list(request):
+    form = RunFilterForm(request.user, request.GET or None)
+    runs = history.filter_runs(request.user, form.filters())
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [(run, history.run_summary(run)) for run in page.object_list]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "automations/runs/run_list.html", {
+        "form": form, "page": page, "rows": rows, "query": query.urlencode(),
+        "filtered": any(v for k, v in request.GET.items() if k != "page"),
+    })
+
+
+def owned_run(request, pk: int) -> Run:
+    return get_object_or_404(
+        Run.objects.select_related("recipe", "event", "replay_of"),
+        pk=pk, recipe__owner=request.user,
+    )
+
+
+def operation_label(key: str) -> str:
+    if not key:
+        return "Filter"
+    try:
+        return registry.get(key).label
+    except KeyError:
+        return key
+
+
+def pretty(value) -> str:
+    return "" if value is None else json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+def step_view(step: StepRun) -> dict:
+    fields = step.error_fields if isinstance(step.error_fields, dict) else {}
+    return {
+        "step": step, "label": operation_label(step.operation),
+        "input": pretty(step.rendered_input), "output": pretty(step.output),
+        "field_errors": [(name, msgs if isinstance(msgs, list) else [msgs])
+                         for name, msgs in fields.items()],
+    }
+
+
+@login_required
+def run_detail(request, pk: int):
+    run = owned_run(request, pk)
+    steps = [step_view(s) for s in run.step_runs.all()]
+    return render(request, "automations/runs/run_detail.html", {
+        "run": run, "event": run.event, "steps": steps, "payload": pretty(run.event.payload),
+        "replays": list(run.replays.order_by("-created_at", "-id")),
+        "can_retry": run.step_runs.filter(
+            status__in=[StepRun.Status.FAILED, StepRun.Status.WAITING]).exists(),
+    })
+
+
+@login_required
+@require_POST
+def run_replay(request, pk: int):
+    run = owned_run(request, pk)
+    use_current = request.POST.get("version") == "current"
+    if use_current:
+        save_version(run.recipe)  # a recipe edited row by row may lack its snapshot
+    try:
+        new_run = replay_run(run, use_current_version=use_current)
+    except RecipeVersion.DoesNotExist:
+        messages.error(request, "That version of the recipe is no longer stored, so it cannot "
+                                "be replayed. Try the current version.")
+        return redirect("runs:detail", pk=run.pk)
+    messages.success(request, f"Replaying run {run.pk} with version {new_run.recipe_version} "
+                              f"of “{run.recipe.name}”: this is the new run.")
+    return redirect("runs:detail", pk=new_run.pk)
+
+
+@login_required
+@require_POST
+def run_retry(request, pk: int):
+    run = owned_run(request, pk)
+    try:
+        step = retry_from_failed_step(run)
+    except CannotRetry as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Retrying from step {step.position + 1} ({step.key}).")
+    return redirect("runs:detail", pk=run.pk)

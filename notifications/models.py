@@ -1,0 +1,43 @@
+"""Every email we sent a merchant, so we can keep to at most one per recipe (or shop) an hour."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Notification(models.Model):
+    class Kind(models.TextChoices):
+        RUN_FAILED = "run_failed", "A run failed"
+        RECONNECT = "reconnect", "A shop needs reconnecting"
+        TEST = "test", "Test notification"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # What the email was about; kept as NULL when the recipe, shop or run is deleted later.
+    recipe = models.ForeignKey(
+        "automations.Recipe", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connection = models.ForeignKey(
+        "connectors.Connection", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    run = models.ForeignKey(
+        "automations.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recipient = models.EmailField()
+    subject = models.CharField(max_length=300)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        indexes = [
+            models.Index(fields=["kind", "recipe", "sent_at"], name="notification_recipe_idx"),
+            models.Index(
+                fields=["kind", "connection", "sent_at"], name="notification_connection_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.recipient} at {self.sent_at:%Y-%m-%d %H:%M}"

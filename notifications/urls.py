@@ -1,0 +1,9 @@
+from django.urls import path
+
+from notifications import views
+
+app_name = "notifications"
+urlpatterns = [
+    path("test/", views.send_test, name="test"),
+    path("email/", views.set_email, name="email"),
+]
