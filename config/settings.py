@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "accounts",
     "connectors",
     "automations",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -109,6 +110,18 @@ if CARTLY_BASE_URL.startswith(("http://127.", "http://localhost", "http://[::1]"
 # Tokens at rest: comma-separated Fernet keys, newest first (MultiFernet rotation). The
 # fallback derives a key from SECRET_KEY so a local checkout works with no set-up.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
+
+# --- Email (notifications) ---------------------------------------------------------------
+# The console backend prints emails in development; production sets an SMTP backend.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Cartly Automations <automations@localhost>")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# A slow mail server must not hold a worker (notifications are sent from the run's task).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 
 # --- Celery -------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

@@ -1,10 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from automations.views_connections import connection_detail
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("automations.api.urls")),
+    path("connections/<int:pk>/", connection_detail, name="connection_detail"),
     path("connections/", include("connectors.urls")),
+    path("runs/", include("automations.urls_runs")),
+    path("notifications/", include("notifications.urls")),
     path("hooks/cartly/", include("automations.urls_hooks")),
     path("", include("accounts.urls")),
 ]
