@@ -92,6 +92,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Project-wide static files (the builder's script); apps may still ship their own.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # The sandbox runs on the same host in development: distinct cookie names keep the two
 # sites' sessions apart (browsers share cookies across ports).

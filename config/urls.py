@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/", include("automations.api.urls")),
     path("connections/<int:pk>/", connection_detail, name="connection_detail"),
     path("connections/", include("connectors.urls")),
+    path("recipes/", include("automations.builder.urls")),
     path("runs/", include("automations.urls_runs")),
     path("notifications/", include("notifications.urls")),
     path("hooks/cartly/", include("automations.urls_hooks")),

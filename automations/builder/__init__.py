@@ -1,0 +1,1 @@
+"""The recipe builder: pages and small JSON endpoints over automations.documents."""

@@ -1,0 +1,118 @@
+"""Live preview: each field of a draft recipe rendered against sample data, as the merchant types.
+
+The draft need not be valid; every field is tried on its own with the real sandboxed renderer
+(automations.engine.render) and the real type conversion (connectors.convert), so what the
+preview says is what a run would do with data shaped like the samples. Earlier operation steps
+contribute their declared sample output as `steps.<key>`, as they would their real output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from automations.builder import picker
+from automations.engine import conditions, render
+from connectors import registry
+from connectors.base import Trigger
+from connectors.convert import OMIT, ConversionError, convert_value
+
+# The preview is a hint under a text box; the run keeps the whole value.
+MAX_PREVIEW_CHARS = 500
+SAMPLE_EVENT_ID = "evt_SAMPLE"
+
+
+def _trigger(doc: dict) -> Trigger | None:
+    try:
+        key = doc.get("trigger")
+        return registry.get_trigger(key) if isinstance(key, str) else None
+    except registry.UnknownOperation:
+        return None
+
+
+def trigger_sample(doc: dict) -> dict:
+    trigger = _trigger(doc)
+    return dict(trigger.sample) if trigger else {}
+
+
+def sample_context(doc: dict, trigger_data: dict | None, steps: dict[str, dict]) -> dict:
+    """The render context a run would build, from samples (or given trigger data)."""
+    trigger = _trigger(doc)
+    if trigger_data is None:
+        trigger_data = trigger_sample(doc)
+    now = timezone.now()
+    event_type = trigger.event if trigger else ""
+    event = {"id": SAMPLE_EVENT_ID, "type": event_type, "time": now.isoformat()}
+    return render.build_context(trigger=trigger_data, event=event, steps=steps, now=now)
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= MAX_PREVIEW_CHARS else text[: MAX_PREVIEW_CHARS - 1] + "…"
+
+
+def preview_field(field, template: Any, context: dict) -> dict[str, str]:
+    """`{"value": text}` or `{"error": message}`; the message names the field's label."""
+    if not isinstance(template, str):
+        return {"error": f'"{field.label}": must be text'}
+    try:
+        text = render.render_field(template, context, label=field.label, key=field.key)
+        converted = convert_value(field, text)
+    except (render.RenderError, ConversionError) as exc:
+        return {"error": str(exc)}
+    if converted is OMIT:
+        return {"value": "", "note": "Empty: this field is left out."}
+    return {"value": _shown(text)}
+
+
+def preview_filter(value: Any, context: dict) -> dict[str, Any]:
+    """Would the filter pass on the sample? `{"passed", "reason"}` or `{"error"}`."""
+    if not isinstance(value, dict) or not isinstance(value.get("conditions", []), list):
+        return {"error": "The filter is not complete yet."}
+    conds = [c for c in value.get("conditions", []) if isinstance(c, dict)]
+    if not conds:
+        return {"passed": True, "reason": "No conditions: every run goes on."}
+    try:
+        result = conditions.evaluate(conds, context, match=value.get("match", "all"))
+    except conditions.ConditionError as exc:
+        return {"error": str(exc)}
+    return {"passed": result.passed, "reason": result.reason or "Passes with the sample data."}
+
+
+def _preview_step(step: dict, path: str, context: dict, out: dict) -> None:
+    if "filter" in step:
+        out["filters"][f"{path}.filter"] = preview_filter(step["filter"], context)
+        return
+    operation = picker.step_operation(step)
+    fields = step.get("fields")
+    if operation is None or not isinstance(fields, dict):
+        return
+    for field in operation.input_fields:
+        if field.key in fields:
+            out["fields"][f"{path}.fields.{field.key}"] = preview_field(
+                field, fields[field.key], context
+            )
+
+
+def preview_document(doc: Any, trigger_data: dict | None = None) -> dict[str, Any]:
+    """Per-field previews of a draft, keyed by document path (`steps[1].fields.code`).
+
+    Also gives each filter's outcome on the sample and the picker's trees, so one request
+    after each edit refreshes everything the page shows beside the boxes.
+    """
+    out: dict[str, Any] = {"fields": {}, "filters": {}}
+    if not isinstance(doc, dict):
+        return {**out, **picker.picker_sources({})}
+    outputs: dict[str, dict] = {}
+    if "filter" in doc:
+        context = sample_context(doc, trigger_data, {})
+        out["filters"]["filter"] = preview_filter(doc["filter"], context)
+    steps = doc.get("steps") if isinstance(doc.get("steps"), list) else []
+    for i, step in enumerate(steps):
+        if not isinstance(step, dict):
+            continue
+        _preview_step(step, f"steps[{i}]", sample_context(doc, trigger_data, outputs), out)
+        operation = picker.step_operation(step)
+        if operation is not None and isinstance(step.get("key"), str):
+            outputs[step["key"]] = dict(operation.sample)
+    return {**out, **picker.picker_sources(doc)}
