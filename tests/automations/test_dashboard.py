@@ -9,6 +9,7 @@ from django.utils import timezone
 from automations import history
 from automations.engine.versions import version_document
 from automations.models import Run, Subscription
+from automations.views_connections import repair_model
 from connectors.models import Connection
 from tests.personas import (
     ACCESS_TOKEN,
@@ -104,8 +105,8 @@ def test_it_charts_runs_per_day_by_status(browser, recipe, outsider):
 
     days = history.runs_per_day(recipe.owner)
     assert len(days) == 14 and days[-1]["day"] == timezone.localdate()
-    assert days[-1]["counts"] == {"succeeded": 2, "failed": 1, "halted": 0,
-                                       "filtered": 0, "in_progress": 0}
+    assert days[-1]["counts"] == {
+        "succeeded": 2, "failed": 1, "halted": 0, "filtered": 0, "in_progress": 0}
     assert days[-4]["counts"]["filtered"] == 1
     assert days[0]["counts"]["in_progress"] == 1
     assert sum(d["total"] for d in days) == 5
@@ -176,6 +177,20 @@ def test_it_shows_a_connections_subscriptions(browser, shop, recipe):
     assert 'data-event-type="order.canceled"' not in body and "1 removed hook" in body
     assert "read_orders" in body and "Thank buyers" in body
     assert f'action="/connections/{shop.pk}/disconnect/"' in body
+
+
+def test_it_shows_repairs_once_the_model_exists(browser, shop):
+    model = repair_model()
+    if model is None:
+        body = browser.get(f"/connections/{shop.pk}/").content.decode()
+        assert 'id="connection-repairs"' not in body
+        pytest.skip("SubscriptionRepair is not in this checkout yet")
+    action = model._meta.get_field("action").choices[0]
+    model.objects.create(connection=shop, event_type="order.created", action=action[0],
+                         detail="The hook had vanished at Cartly.")
+    body = browser.get(f"/connections/{shop.pk}/").content.decode()
+    assert 'class="repair-row"' in body and action[1] in body
+    assert "The hook had vanished at Cartly." in body
 
 
 def test_it_offers_reconnect_for_a_shop_that_needs_it(browser, merchant):
