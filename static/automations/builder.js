@@ -384,5 +384,9 @@
   bindBasics();
   render();
   showProblems(data.problems);
+  if (data.problems.length) {
+    document.getElementById("check-status").textContent = "Not saved: " + data.problems.length +
+      " problem" + (data.problems.length === 1 ? "" : "s") + " to fix, shown next to each part.";
+  }
   hidden.value = JSON.stringify(doc);
 })();
