@@ -62,6 +62,8 @@ def preview_field(field, template: Any, context: dict) -> dict[str, str]:
         return {"error": str(exc)}
     if converted is OMIT:
         return {"value": "", "note": "Empty: this field is left out."}
+    if not text.strip() and field.default:
+        return {"value": field.default, "note": f"Empty: the default ({field.default}) is used."}
     return {"value": _shown(text)}
 
 
