@@ -41,7 +41,11 @@ class RunFilterForm(forms.Form):
             f.widget.attrs.setdefault("id", f"filter-{name}")
 
     def filters(self) -> history.RunFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+        if not self.is_bound:
+            return history.RunFilters()
+        # A field that does not validate is left out (and its error shown); the others apply.
+        self.is_valid()
+        data = self.cleaned_data
         recipe = data.get("recipe")
         return history.RunFilters(
             recipe_id=recipe.pk if recipe else None, status=data.get("status") or "",

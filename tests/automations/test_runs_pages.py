@@ -101,6 +101,14 @@ def test_it_ignores_another_users_recipe_as_a_filter(browser, recipe, outsider):
     assert run_ids(response) == []  # an invalid choice: nothing of theirs shows
 
 
+def test_it_applies_the_valid_filters_and_explains_the_invalid_one(browser, recipe):
+    failed = make_run(recipe, order(1001), Run.Status.FAILED)
+    make_run(recipe, order(1002), Run.Status.SUCCEEDED)
+    response = browser.get("/runs/?status=failed&until=last-tuesday")
+    assert run_ids(response) == [failed.pk]
+    assert "Enter a valid date." in response.content.decode()
+
+
 def test_it_finds_runs_by_order_number(browser, recipe):
     wanted = make_run(recipe, order(1001))
     make_run(recipe, order(10010))
