@@ -18,7 +18,7 @@ import json
 import logging
 import string
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
@@ -27,9 +27,9 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from automations.dedupe import MAX_DEDUPE_KEY_LENGTH, ChangeKeyTooLong, change_key
 from automations.models import Event, Subscription
 from automations.publish import enqueue_dispatch
-from connectors import registry
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,7 @@ LAST_DELIVERY_RESOLUTION = timedelta(seconds=60)
 MAX_EVENT_ID_LENGTH = 64
 MAX_EVENT_TYPE_LENGTH = 40
 MAX_OBJECT_ID_LENGTH = 64
-MAX_DEDUPE_KEY_LENGTH = 200
-DEDUPE_KEY_SEPARATOR = "|"
+MAX_TIME_LENGTH = 64  # an ISO 8601 time is about 30 characters; more is not one
 MAX_TOKEN_LENGTH = 64  # Subscription.token's size: anything longer cannot be one
 # A deleting subscription is one we are removing too: either way we want no more deliveries.
 GONE_STATUSES = (Subscription.Status.DELETING, Subscription.Status.DELETED)
@@ -185,13 +184,13 @@ def parse_envelope(body: bytes) -> Envelope:
     """The envelope's fields, or a 400 naming the first one that is missing or wrong."""
     try:
         document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting: RecursionError
         raise _bad("The body is not UTF-8 JSON.") from None
     if not isinstance(document, dict):
         raise _bad("The body is not a JSON object.")
     event_id = _text(document, "id", "id", MAX_EVENT_ID_LENGTH)
     event_type = _text(document, "event", "event", MAX_EVENT_TYPE_LENGTH)
-    created_raw = _text(document, "created_at", "created_at", MAX_EVENT_ID_LENGTH)
+    created_raw = _text(document, "created_at", "created_at", MAX_TIME_LENGTH)
     try:
         created_at = parse_datetime(created_raw)
     except ValueError:
@@ -199,7 +198,7 @@ def parse_envelope(body: bytes) -> Envelope:
     if created_at is None:
         raise _bad("`created_at` is not an ISO 8601 time.")
     if timezone.is_naive(created_at):
-        created_at = timezone.make_aware(created_at, timezone.utc)  # times are UTC [assumed]
+        created_at = timezone.make_aware(created_at, UTC)  # times are UTC [assumed]
     shop_id = _text(document, "shop_id", "shop_id", MAX_OBJECT_ID_LENGTH)
     data = document.get("data")
     if not isinstance(data, dict):
@@ -218,17 +217,13 @@ def dedupe_key(subscription: Subscription, envelope: Envelope) -> str | None:
     """The trigger's source-independent key, or None when this delivery is not ours to run."""
     if envelope.event_type != subscription.event_type:
         return None
-    triggers = registry.triggers_for_event(envelope.event_type)
-    if not triggers:
-        return None
     try:
-        parts = triggers[0].dedupe_key(envelope.data)
+        return change_key(envelope.event_type, envelope.data)  # the same key polling makes
     except KeyError as exc:
         raise _bad(f"The delivery lacks `data.{exc.args[0]}`.") from None
-    key = DEDUPE_KEY_SEPARATOR.join(parts)
-    if len(key) > MAX_DEDUPE_KEY_LENGTH:
-        raise _bad(f"`data` gives a change key longer than {MAX_DEDUPE_KEY_LENGTH} characters.")
-    return key
+    except ChangeKeyTooLong:
+        too_long = f"`data` gives a change key longer than {MAX_DEDUPE_KEY_LENGTH} characters."
+        raise _bad(too_long) from None
 
 
 # --- storing -----------------------------------------------------------------------------------

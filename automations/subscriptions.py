@@ -106,7 +106,8 @@ def enable_recipe(recipe: Recipe) -> Recipe:
     """Turn the recipe on; for an instant one, make sure its (connection, event) has a hook.
 
     Safe to repeat. A Cartly failure leaves the subscription `failed` with a reason and a retry
-    on its way; the recipe is on all the same.
+    on its way; the recipe is on all the same. Call it outside a transaction: the Cartly calls
+    follow the commit, and inside one they would hold the connection's row lock.
     """
     with transaction.atomic():
         connection_status = _lock_connection(recipe.connection_id)

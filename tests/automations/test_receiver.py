@@ -116,6 +116,13 @@ def test_it_stores_a_signed_delivery_and_answers_200(subscription):
     assert subscription.last_delivery_at is not None
 
 
+def test_it_reads_a_time_without_offset_as_utc(subscription):
+    answer = deliver(subscription, {**envelope(), "created_at": "2026-11-28T10:00:00"})
+
+    assert answer.status_code == 200
+    assert Event.objects.get().occurred_at.isoformat() == "2026-11-28T10:00:00+00:00"
+
+
 def test_it_keys_updates_by_their_time(shop):
     updates = Subscription.objects.create(
         connection=shop, event_type="order.updated", remote_id=WEBHOOK_ID, status="active"
@@ -346,6 +353,7 @@ def test_it_answers_400_naming_a_missing_field(subscription, field):
     [
         (b"{not json", "not UTF-8 JSON"),
         (b"\xff\xfe{}", "not UTF-8 JSON"),
+        (b"[" * 200_000, "not UTF-8 JSON"),  # nested past Python's recursion limit
         (b"[1, 2]", "not a JSON object"),
         (encode({**envelope(), "created_at": "yesterday"}), "`created_at`"),
         (encode({**envelope(), "data": "ord_01A"}), "`data`"),
@@ -397,18 +405,25 @@ def test_it_answers_503_when_the_database_is_down(subscription):
     assert deliver(subscription).status_code == 200  # Cartly's retry, once we are back
 
 
+def _drop_broker_pools(app) -> None:
+    # Celery keeps its broker connections and producers in pools made on first use from
+    # the configuration; dropping them makes the next publish use the configuration as set.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def broker_down():
     """Point the Celery app at a broker nobody runs, and back again afterwards."""
     from config.celery import app
 
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
-    app.close()  # drops the pooled producer connections of the working broker
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     app.conf.broker_transport_options = {"socket_connect_timeout": 1.0}
+    _drop_broker_pools(app)
     yield
-    app.close()
     app.conf.broker_url, app.conf.broker_transport_options = saved
+    _drop_broker_pools(app)
 
 
 @pytest.mark.django_db(transaction=True)
