@@ -1,10 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.shortcuts import redirect, render
-
-from connectors.models import Connection
 
 
 def signup(request):
@@ -17,9 +14,3 @@ def signup(request):
         messages.success(request, "Welcome! Start by connecting your Cartly shop.")
         return redirect("home")
     return render(request, "accounts/signup.html", {"form": form})
-
-
-@login_required
-def home(request):
-    connections = Connection.objects.filter(owner=request.user)
-    return render(request, "accounts/home.html", {"connections": connections})
