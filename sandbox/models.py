@@ -166,7 +166,9 @@ class Webhook(models.Model):
 
     id = models.CharField(primary_key=True, max_length=ID_LENGTH, default=ids.new_webhook_id)
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="webhooks")
-    application = models.ForeignKey(settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE)
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE
+    )
     url = models.URLField(max_length=1000)
     events = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -195,7 +197,9 @@ class Delivery(models.Model):
     webhook = models.ForeignKey(Webhook, null=True, on_delete=models.SET_NULL)
     webhook_ref = models.CharField(max_length=ID_LENGTH)  # kept after the webhook is deleted
     url = models.URLField(max_length=1000)
-    application = models.ForeignKey(settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE)
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, db_index=True)
@@ -216,7 +220,9 @@ class DeliveryAttempt(models.Model):
 class IdempotencyRecord(models.Model):
     """The first answer to an Idempotency-Key, replayed for 24 h (cartly-api.md)."""
 
-    application = models.ForeignKey(settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE)
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE
+    )
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE)
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)  # method, path and body, hashed
