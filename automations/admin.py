@@ -102,3 +102,6 @@ class RunAdmin(admin.ModelAdmin):
                 retry_from_failed_step(run)
             except CannotRetry as exc:
                 self.message_user(request, f"Run {run.pk}: {exc}", messages.WARNING)
+
+
+from automations import admin_repairs  # noqa: E402,F401  (polling cursors and repairs)

@@ -7,4 +7,8 @@ class AutomationsConfig(AppConfig):
     def ready(self) -> None:
         # The receivers of the connectors' signals, and the REST Hook lifecycle's tasks (Celery's
         # autodiscovery imports only `<app>.tasks`, and those live beside it).
-        from automations import signal_handlers, tasks_subscriptions  # noqa: F401
+        from automations import (  # noqa: F401
+            signal_handlers,
+            tasks_polling,
+            tasks_subscriptions,
+        )

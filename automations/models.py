@@ -304,3 +304,7 @@ class StepRun(models.Model):
     def idempotency_key(self) -> str:
         # Derived from (run, step): an automatic retry replays at Cartly instead of repeating.
         return f"run-{self.run_id}-step-{self.position}-g{self.generation}"
+
+
+# Polling cursors and reconciliation repairs live in their own module (issue 6).
+from automations.models_polling import PollCursor, SubscriptionRepair  # noqa: E402,F401

@@ -7,7 +7,11 @@ from django.dispatch import receiver
 
 from automations import subscriptions
 from connectors.models import Connection
-from connectors.signals import connection_disconnected, connection_needs_reconnect
+from connectors.signals import (
+    connection_connected,
+    connection_disconnected,
+    connection_needs_reconnect,
+)
 
 
 @receiver(connection_disconnected, dispatch_uid="automations.connection_disconnected")
@@ -18,3 +22,10 @@ def on_connection_disconnected(sender, connection: Connection, **kwargs) -> None
 @receiver(connection_needs_reconnect, dispatch_uid="automations.connection_needs_reconnect")
 def on_connection_needs_reconnect(sender, connection: Connection, **kwargs) -> None:
     subscriptions.connection_needs_reconnect(connection)
+
+
+@receiver(connection_connected, dispatch_uid="automations.connection_connected")
+def on_connection_connected(sender, connection: Connection, **kwargs) -> None:
+    from automations.resume import resume_connection  # imports the engine: only when needed
+
+    resume_connection(connection)

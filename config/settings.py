@@ -163,6 +163,38 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # First retry waits up to this long (doubling per attempt, full jitter); tests shorten it.
 ENGINE_RETRY_BASE_SECONDS = env_float("ENGINE_RETRY_BASE_SECONDS", 2.0)
 
+# --- Polling, reconciliation, sweeps: what beat starts (docs/operations.md) ---------------
+POLL_INTERVAL_SECONDS = env_int("POLL_INTERVAL_SECONDS", 30)
+# A hook still pending or failed this long after it was asked for: its recipes poll meanwhile.
+POLL_FALLBACK_GRACE_SECONDS = env_int("POLL_FALLBACK_GRACE_SECONDS", 60)
+RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 300)
+SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
+# An event still `received` this long after it arrived lost its publish: the sweep runs it.
+SWEEP_EVENT_AFTER_SECONDS = env_int("SWEEP_EVENT_AFTER_SECONDS", 10)
+SUBSCRIPTION_SYNC_INTERVAL_SECONDS = env_int("SUBSCRIPTION_SYNC_INTERVAL_SECONDS", 60)
+
+
+def _every(task: str, seconds: int) -> dict:
+    # A copy not started within one interval is dropped: the next one does the same work, and
+    # workers coming back after an outage do not chew through a pile of identical sweeps.
+    return {"task": task, "schedule": float(seconds), "options": {"expires": float(seconds)}}
+
+
+CELERY_BEAT_SCHEDULE = {
+    "poll": _every("automations.poll_all", POLL_INTERVAL_SECONDS),
+    "reconcile-subscriptions": _every("automations.reconcile_all", RECONCILE_INTERVAL_SECONDS),
+    "sync-subscriptions": _every(
+        "automations.sync_all_subscriptions", SUBSCRIPTION_SYNC_INTERVAL_SECONDS
+    ),
+    "sweep-events": _every("automations.sweep_events", SWEEP_INTERVAL_SECONDS),
+    "sweep-runs": _every("automations.sweep_runs", SWEEP_INTERVAL_SECONDS),
+    "sweep-waiting-steps": _every("automations.sweep_waiting_steps", SWEEP_INTERVAL_SECONDS),
+}
+# One budget per shop for every call we make to it (connectors/ratelimit.py), kept under
+# Cartly's own limit so our calls meet our wait, not its 429. 0 turns the budget off.
+CARTLY_SHOP_RATE_PER_SECOND = env_float("CARTLY_SHOP_RATE_PER_SECOND", 40.0)
+CARTLY_SHOP_BURST = env_int("CARTLY_SHOP_BURST", 80)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

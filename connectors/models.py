@@ -58,3 +58,7 @@ class Connection(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+# The per-shop call budget without Redis (connectors/ratelimit.py).
+from connectors.models_ratelimit import ShopBudget  # noqa: E402,F401

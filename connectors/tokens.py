@@ -12,6 +12,7 @@ from typing import TypeVar
 from django.db import transaction
 from django.utils import timezone
 
+from connectors import ratelimit
 from connectors.cartly import oauth
 from connectors.cartly.client import CartlyClient
 from connectors.errors import AuthExpired, ConnectorError
@@ -87,15 +88,21 @@ def fresh_access_token(connection: Connection) -> str:
     return connection.access_token
 
 
+def _client(connection: Connection, token: str) -> CartlyClient:
+    # Every request to the shop spends from its one budget (connectors/ratelimit.py).
+    session = ratelimit.BudgetedSession(ratelimit.shop_key(connection.shop_id))
+    return CartlyClient(token, session=session)
+
+
 def call(connection: Connection, operation: Callable[[CartlyClient], T]) -> T:
     """Run `operation(client)` with a live token; on a 401, refresh once and try once more."""
     token = fresh_access_token(connection)
     try:
-        return operation(CartlyClient(token))
+        return operation(_client(connection, token))
     except AuthExpired:
         refresh_connection(connection, seen_access_token=token)
     try:
-        return operation(CartlyClient(connection.access_token))
+        return operation(_client(connection, connection.access_token))
     except AuthExpired as exc:
         mark_needs_reconnect(connection)
         raise ReconnectNeeded(RECONNECT_REASON) from exc

@@ -1,0 +1,31 @@
+"""The source-independent identity of one change, shared by the receiver and polling.
+
+A webhook and a poll that see the same change must produce the same key, so that the inbox's
+unique (connection, dedupe_key) constraint lets exactly one of them run (DESIGN.md, step 2).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors import registry
+
+DEDUPE_KEY_SEPARATOR = "|"
+MAX_DEDUPE_KEY_LENGTH = 200  # Event.dedupe_key's size
+
+
+class ChangeKeyTooLong(ValueError):
+    """The object's fields give a key the inbox column cannot hold."""
+
+
+def change_key(event_type: str, data: Mapping[str, Any]) -> str | None:
+    """The trigger's key for `data`, or None when no trigger runs on `event_type`.
+
+    A KeyError names a field the trigger's key needs and `data` lacks.
+    """
+    triggers = registry.triggers_for_event(event_type)
+    if not triggers:
+        return None
+    key = DEDUPE_KEY_SEPARATOR.join(triggers[0].dedupe_key(data))
+    if len(key) > MAX_DEDUPE_KEY_LENGTH:
+        raise ChangeKeyTooLong(f"the change key is longer than {MAX_DEDUPE_KEY_LENGTH} characters")
+    return key

@@ -1,0 +1,50 @@
+"""Resume a connection's work after the merchant reconnected its shop.
+
+While a shop needed reconnecting, its recipes were paused with a reason and steps that met
+the dead token were parked (`waiting`, no next_attempt_at, error starting "Paused:"; see
+automations.engine.steps.PAUSED_REASON). Reconnecting stores fresh tokens and sends
+connectors.signals.connection_connected; this undoes the pause. Only database writes and
+bounded publishes: it runs in the OAuth callback's request, and what a lost publish leaves
+behind is due for the sweeps (sync_all_subscriptions, sweep_waiting_steps).
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from automations.engine.runs import operation_task_name
+from automations.models import Recipe, StepRun, Subscription
+from automations.publish import publish
+from automations.reconcile import RECONCILE_CONNECTION
+from automations.subscriptions import REGISTERING, SYNC_SUBSCRIPTION
+from connectors.models import Connection
+
+PAUSED_PREFIX = "Paused:"  # steps.PAUSED_REASON's opening word
+# Steps republished from the request itself; more are left due for sweep_waiting_steps.
+MAX_INLINE_PUBLISHES = 500
+
+
+def resume_connection(connection: Connection) -> dict[str, int]:
+    """Unpause recipes, re-sync subscriptions and restart parked steps; counts of each."""
+    # updated_at is left alone: polling resumes from its cursor, not from now.
+    recipes = Recipe.objects.filter(connection=connection, enabled=True).exclude(
+        paused_reason=""
+    ).update(paused_reason="")
+    subscription_ids = list(
+        Subscription.objects.filter(connection=connection, status__in=REGISTERING)
+        .values_list("id", flat=True)
+    )
+    Subscription.objects.filter(pk__in=subscription_ids).update(next_attempt_at=None)
+    for subscription_id in subscription_ids:
+        publish(SYNC_SUBSCRIPTION, subscription_id)
+    publish(RECONCILE_CONNECTION, connection.pk)  # hooks may have gone while it was cut off
+    paused = StepRun.objects.filter(
+        run__recipe__connection=connection, status=StepRun.Status.WAITING,
+        next_attempt_at__isnull=True, error__startswith=PAUSED_PREFIX,
+    )
+    steps = list(paused.values_list("id", "operation"))
+    # Due now: if a publish below is lost, sweep_waiting_steps starts the step instead.
+    paused.update(next_attempt_at=timezone.now())
+    for step_run_id, operation in steps[:MAX_INLINE_PUBLISHES]:
+        publish(operation_task_name(operation), step_run_id)
+    return {"recipes": recipes, "subscriptions": len(subscription_ids), "steps": len(steps)}
