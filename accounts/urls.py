@@ -2,10 +2,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views
-from automations.views_dashboard import dashboard
 
 urlpatterns = [
-    path("", dashboard, name="home"),
     path("signup/", views.signup, name="signup"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from automations.views_connections import connection_detail
+from automations.views_dashboard import dashboard
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,5 +13,6 @@ urlpatterns = [
     path("runs/", include("automations.urls_runs")),
     path("notifications/", include("notifications.urls")),
     path("hooks/cartly/", include("automations.urls_hooks")),
+    path("", dashboard, name="home"),
     path("", include("accounts.urls")),
 ]
