@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 SANDBOX := --settings=sandbox.settings
 ENGINE_URL ?= http://127.0.0.1:8000
 
-.PHONY: install run sandbox test test-sandbox test-engine lint bench clean
+.PHONY: install run sandbox test test-sandbox test-engine test-e2e lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,13 @@ test: test-sandbox test-engine
 test-sandbox: $(STAMP)
 	$(BIN)/pytest sandbox/tests --ds=sandbox.settings -p no:cacheprovider
 
+# Includes the browser tests (tests/e2e), which skip themselves where /usr/bin/chromium is missing.
 test-engine: $(STAMP)
 	$(BIN)/pytest tests
+
+# The browser tests alone: Playwright driving Debian's Chromium (apt-get install chromium).
+test-e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
