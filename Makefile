@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 SANDBOX := --settings=sandbox.settings
 ENGINE_URL ?= http://127.0.0.1:8000
 
-.PHONY: install run sandbox test test-sandbox test-engine test-e2e lint bench clean
+.PHONY: install run sandbox test test-sandbox test-engine test-e2e screenshots lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test-engine: $(STAMP)
 # The browser tests alone: Playwright driving Debian's Chromium (apt-get install chromium).
 test-e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
+
+# Refresh the README's pictures (docs/screenshots/) from the browser tests.
+screenshots: $(STAMP)
+	UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

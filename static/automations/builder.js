@@ -362,6 +362,12 @@
     });
     select.appendChild(el("optgroup", { label: "Filters" }, el("option", { value: "filter", text: "Filter: only go on if…" })));
   }
+  // What a person typed before this script ran (or a browser restored) must not be lost.
+  function syncBasics() {
+    doc.name = document.getElementById("id_name").value;
+    doc.mode = document.getElementById("id_mode").value;
+    doc.trigger = document.getElementById("id_trigger").value;
+  }
   function bindBasics() {
     document.getElementById("id_name").addEventListener("input", function (e) { doc.name = e.target.value; changed(); });
     document.getElementById("id_mode").addEventListener("change", function (e) { doc.mode = e.target.value; changed(); });
@@ -375,12 +381,13 @@
     var check = document.getElementById("check-recipe");
     check.hidden = false;
     check.addEventListener("click", refresh);
-    form.addEventListener("submit", function () { hidden.value = JSON.stringify(doc); });
+    form.addEventListener("submit", function () { syncBasics(); hidden.value = JSON.stringify(doc); });
   }
 
   document.getElementById("builder-editor").hidden = false;
   document.getElementById("recipe-summary").hidden = true;
   fillAddStep();
+  syncBasics();
   bindBasics();
   render();
   showProblems(data.problems);

@@ -43,7 +43,8 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1280, "height": 800}  # the screenshots are 1280 wide, full page
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# The README's pictures are refreshed only on request, so a test run leaves the tree clean.
+SCREENSHOTS = REPO / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") else "var") / "screenshots"
 FAILURES = REPO / "var" / "e2e-failures"  # a failing test's pages, for looking at afterwards
 ACTION_TIMEOUT_MS = 30_000  # a page, not a run: generous for slow CI machines
 EXPECT_TIMEOUT_MS = 20_000  # the builder's preview waits for a debounce and two requests
@@ -124,7 +125,7 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 
 
 def screenshot(page: Page, name: str) -> Path:
-    """A full-page PNG for the README, under docs/screenshots/."""
+    """A full-page PNG: under docs/screenshots/ with UPDATE_SCREENSHOTS=1, else var/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
