@@ -7,6 +7,8 @@ DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis for production and CI.
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import database_from_url, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -14,8 +16,11 @@ VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 # The fallback key only serves a local, DEBUG checkout; production must set SECRET_KEY.
-SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-engine-key-change-me")
+DEV_SECRET_KEY = "dev-only-insecure-engine-key-change-me"
+SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env_bool("DEBUG", True)
+if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
+    raise ImproperlyConfigured("Set SECRET_KEY: the built-in one only serves DEBUG checkouts.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Where Cartly reaches us: used to build REST Hook callback URLs and the OAuth redirect URI.
@@ -134,7 +139,7 @@ if REDIS_URL:
         # Longer than any task's time limit: a late-acked task is redelivered only after this.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
         # A request publishing while Redis is down gives up fast; the sweep republishes.
-        "socket_connect_timeout": env_float("CELERY_BROKER_CONNECT_TIMEOUT", 1.0),
+        "socket_connect_timeout": env_float("CELERY_REDIS_CONNECT_TIMEOUT", 1.0),
     }
 else:
     for sub in ("queue", "processed", "control"):
