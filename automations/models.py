@@ -116,6 +116,9 @@ class RecipeVersion(models.Model):
             models.UniqueConstraint(fields=["recipe", "version"], name="one_row_per_version")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.recipe_id} v{self.version}"
+
 
 class Subscription(models.Model):
     """Our REST Hook at Cartly for one (connection, event); at most one live per pair."""
@@ -180,7 +183,7 @@ class Event(models.Model):
     # Source-independent identity of the change, so a webhook and a poll of the same change
     # run once: (event, object id) or, for *.updated, (event, object id, updated_at).
     # NULL on rows stored as duplicates of another row's key.
-    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     payload = models.JSONField()  # the envelope's `data`
     raw_body = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
@@ -303,7 +306,12 @@ class StepRun(models.Model):
     @property
     def idempotency_key(self) -> str:
         # Derived from (run, step): an automatic retry replays at Cartly instead of repeating.
-        return f"run-{self.run_id}-step-{self.position}-g{self.generation}"
+        # The installation's prefix keeps two databases (staging, a restored backup) that share
+        # a Cartly app from replaying each other's answers.
+        return (
+            f"{settings.IDEMPOTENCY_KEY_PREFIX}-run-{self.run_id}"
+            f"-step-{self.position}-g{self.generation}"
+        )
 
 
 # Polling cursors and reconciliation repairs live in their own module (issue 6).

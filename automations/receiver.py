@@ -180,10 +180,15 @@ def _text(container: dict, key: str, name: str, max_length: int) -> str:
     return value
 
 
+def _reject_constant(name: str):
+    # NaN and Infinity are not JSON (RFC 8259); Python accepts them, the inbox must not.
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_envelope(body: bytes) -> Envelope:
     """The envelope's fields, or a 400 naming the first one that is missing or wrong."""
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting: RecursionError
         raise _bad("The body is not UTF-8 JSON.") from None
     if not isinstance(document, dict):
@@ -270,6 +275,11 @@ def store(subscription: Subscription, envelope: Envelope, body: bytes) -> Reply:
     )
     if seen.exists():
         return Reply(HTTPStatus.OK)  # a retry of a delivery we hold: nothing more to do
+    if not Event.objects.filter(
+        connection_id=event.connection_id, dedupe_key=event.dedupe_key
+    ).exists():
+        # Neither constraint explains the refusal: never answer 200 for what was not stored.
+        raise _bad("The delivery holds a value the inbox cannot store.")
     # Another row (e.g. found by polling) already holds this change: keep this one as a
     # duplicate, without the key, and run nothing for it.
     copy = _new_event(subscription, envelope, body)

@@ -23,10 +23,9 @@ def dispatch_event(event_id: int) -> int:
 
 
 def _make_operation_task(operation_key: str):
-    @shared_task(name=operation_task_name(operation_key), bind=True)
-    def run_operation(self, step_run_id: int) -> str | None:
-        redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-        return execute_step(step_run_id, redelivered=redelivered)
+    @shared_task(name=operation_task_name(operation_key))
+    def run_operation(step_run_id: int) -> str | None:
+        return execute_step(step_run_id)
 
     run_operation.__doc__ = f"Run one {operation_key} step (claimed first; see module doc)."
     return run_operation

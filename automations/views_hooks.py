@@ -18,7 +18,8 @@ def _error(status: int, error: str, message: str) -> JsonResponse:
 
 def _declared_length(request: HttpRequest) -> int:
     raw = request.META.get("CONTENT_LENGTH") or ""
-    return int(raw) if raw.isdigit() else 0
+    # isdigit() is true for "²", which int() refuses: ASCII decimals only.
+    return int(raw) if raw.isascii() and raw.isdecimal() else 0
 
 
 @csrf_exempt  # Cartly signs its deliveries; it has no CSRF cookie to send

@@ -4,6 +4,7 @@ Embedded defaults (SQLite, Celery's filesystem broker under var/) need nothing b
 DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis for production and CI.
 """
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -140,6 +141,8 @@ if REDIS_URL:
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
         # A request publishing while Redis is down gives up fast; the sweep republishes.
         "socket_connect_timeout": env_float("CELERY_REDIS_CONNECT_TIMEOUT", 1.0),
+        # A half-open connection must not hang a request; above the worker's 1 s BRPOP.
+        "socket_timeout": env_float("CELERY_REDIS_SOCKET_TIMEOUT", 5.0),
     }
 else:
     for sub in ("queue", "processed", "control"):
@@ -153,6 +156,8 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup otherwise reconnects to the database for every task (~13 ms).
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 100) or None
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -167,6 +172,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- Engine -------------------------------------------------------------------------------
 # First retry waits up to this long (doubling per attempt, full jitter); tests shorten it.
 ENGINE_RETRY_BASE_SECONDS = env_float("ENGINE_RETRY_BASE_SECONDS", 2.0)
+# Starts every Idempotency-Key we send; stable per installation (derived from SECRET_KEY).
+IDEMPOTENCY_KEY_PREFIX = env_str(
+    "IDEMPOTENCY_KEY_PREFIX", hashlib.sha256(SECRET_KEY.encode()).hexdigest()[:12]
+)
 
 # --- Polling, reconciliation, sweeps: what beat starts (docs/operations.md) ---------------
 POLL_INTERVAL_SECONDS = env_int("POLL_INTERVAL_SECONDS", 30)
@@ -206,5 +215,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # At DEBUG these log Basic auth headers and token bodies: never below WARNING.
+        "oauthlib": {"level": "WARNING"},
+        "requests_oauthlib": {"level": "WARNING"},
+    },
 }

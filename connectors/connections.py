@@ -23,10 +23,14 @@ def our_hook_prefix() -> str:
     return settings.PUBLIC_BASE_URL + HOOK_PATH_PREFIX
 
 
-@transaction.atomic
 def connect(owner, token: dict) -> Connection:
     """Store a new token answer; connecting the same shop again updates its connection."""
-    shop = CartlyClient(token["access_token"]).me()["shop"]
+    shop = CartlyClient(token["access_token"]).me()["shop"]  # before locking anything
+    with transaction.atomic():
+        return _store_connection(owner, shop, token)
+
+
+def _store_connection(owner, shop: dict, token: dict) -> Connection:
     connection, _ = Connection.objects.select_for_update().get_or_create(
         owner=owner,
         provider="cartly",

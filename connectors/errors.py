@@ -100,3 +100,8 @@ class Halted(ConnectorError):
     """Stop this run here without failing it (e.g. nothing to do); never retried."""
 
     permanent = True
+
+
+class ShopBudgetExceeded(RateLimited):
+    """Our own per-shop budget said wait (connectors/ratelimit.py); Cartly never saw the call,
+    so the runner waits without counting an attempt."""

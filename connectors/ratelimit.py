@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from connectors.cartly.client import shared_session
-from connectors.errors import RateLimited
+from connectors.errors import ShopBudgetExceeded
 from connectors.models import ShopBudget
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def take(key: str) -> None:
     else:
         wait = _wait_database(key, rate, burst)
     if wait > 0:
-        raise RateLimited(
+        raise ShopBudgetExceeded(
             f"Too many calls to this shop right now; trying again in {wait:.1f} s.",
             retry_after=wait,
         )

@@ -4,10 +4,11 @@ from automations.models import Event, Recipe
 
 
 def matching_recipes(event: Event):
-    """Enabled, unpaused recipes of the event's connection and type, as (id, version) rows."""
+    """Enabled recipes of the event's connection and type, as (id, version) rows.
+
+    A recipe paused while its shop needs reconnecting still gets its runs: they wait at their
+    first call and resume on reconnect, so no event of the pause is lost.
+    """
     return Recipe.objects.filter(
-        connection_id=event.connection_id,
-        event_type=event.event_type,
-        enabled=True,
-        paused_reason="",
+        connection_id=event.connection_id, event_type=event.event_type, enabled=True
     ).values_list("id", "version")

@@ -28,6 +28,25 @@ def replay_run(run: Run, use_current_version: bool = False) -> Run:
     return replay
 
 
+def _definitely_refused(step_run: StepRun) -> bool:
+    """Cartly answered and refused (a 4xx other than 408/429): the call had no effect."""
+    code = step_run.status_code
+    return code is not None and 400 <= code < 500 and code not in (408, 429)
+
+
+def _fresh_call_or_same(step_run: StepRun) -> dict:
+    """What a deliberate retry changes about the call it will make.
+
+    Refused by Cartly: re-render (the data may have been fixed) under a fresh key, or Cartly
+    would replay its stored refusal. Never rendered: render, the key was never used. Anything
+    else (a timeout, a 5xx) may have been applied: same input, same key, so Cartly replays the
+    success instead of applying it twice.
+    """
+    if _definitely_refused(step_run):
+        return {"generation": F("generation") + 1, "rendered_input": None}
+    return {}
+
+
 @transaction.atomic
 def retry_from_failed_step(run: Run) -> StepRun:
     """Start the failed (or paused) step again and go on from there."""
@@ -39,15 +58,18 @@ def retry_from_failed_step(run: Run) -> StepRun:
     )
     if step_run is None:
         raise CannotRetry("This run has no failed step to retry.")
+    # Conditional: a worker that claimed the step meanwhile keeps it, and we do nothing.
+    reset = StepRun.objects.filter(
+        pk=step_run.pk, status__in=[StepRun.Status.FAILED, StepRun.Status.WAITING]
+    ).update(
+        status=StepRun.Status.PENDING, output=None, error="", error_fields=None,
+        status_code=None, attempts=0, next_attempt_at=None, finished_at=None,
+        **_fresh_call_or_same(step_run),
+    )
+    if not reset:
+        raise CannotRetry("That step is running right now; look again in a moment.")
     StepRun.objects.filter(run=run, status=StepRun.Status.SKIPPED).update(
         status=StepRun.Status.PENDING
-    )
-    # A deliberate retry re-renders (the data may have been fixed) under a fresh key, so a
-    # refusal Cartly stored for the old key is not simply replayed.
-    StepRun.objects.filter(pk=step_run.pk).update(
-        status=StepRun.Status.PENDING, generation=F("generation") + 1, rendered_input=None,
-        output=None, error="", error_fields=None, status_code=None, attempts=0,
-        next_attempt_at=None, finished_at=None,
     )
     Run.objects.filter(pk=run.pk).update(
         status=Run.Status.RUNNING, failure_reason="", finished_at=None,

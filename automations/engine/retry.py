@@ -24,7 +24,7 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     delay = random.uniform(0, ceiling)  # full jitter: retries of many runs spread out
     if retry_after is not None:
         delay = max(delay, retry_after)
-    return delay
+    return min(delay, MAX_BACKOFF_SECONDS)  # a Retry-After of days is parked, not obeyed
 
 
 def should_retry(attempt: int) -> bool:

@@ -6,8 +6,10 @@ plain words with Cartly's field messages and status code, the attempts and the t
 
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -20,10 +22,12 @@ from connectors import registry, tokens
 from connectors.base import Search
 from connectors.contract import check_result
 from connectors.convert import ConversionError, convert_inputs
-from connectors.errors import ConnectorError, Halted, RateLimited
+from connectors.errors import ConnectorError, Halted, RateLimited, ShopBudgetExceeded
 
 # A step whose task keeps killing its worker fails after this many pickups, not loops.
 MAX_WORKER_PICKUPS = retry.MAX_ATTEMPTS + 2
+# Seconds past the hard task time limit before a `running` step counts as abandoned.
+STALE_MARGIN = 60
 PAUSED_REASON = "Paused: the shop needs reconnecting. It resumes when you reconnect it."
 
 
@@ -37,14 +41,20 @@ class Outcome:
     retry_in: float | None = None  # set when the step should be tried again
 
 
-def claim(step_run_id: int, redelivered: bool) -> StepRun | None:
+def stale_running_before():
+    """A step `running` since before this has lost its worker: no task outlives the limit."""
+    return timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + STALE_MARGIN)
+
+
+def claim(step_run_id: int) -> StepRun | None:
     """Move the step to running; a copy of the message that finds it taken does nothing.
 
-    A redelivered message (its worker died mid-step) may take a step left `running`.
+    A step left `running` is taken over only once its holder cannot still be alive: a
+    "redelivered" flag alone does not prove that (a broker reconnect sets it too).
     """
-    ready = Q(status__in=[StepRun.Status.PENDING, StepRun.Status.WAITING])
-    if redelivered:
-        ready |= Q(status=StepRun.Status.RUNNING)
+    ready = Q(status__in=[StepRun.Status.PENDING, StepRun.Status.WAITING]) | Q(
+        status=StepRun.Status.RUNNING, started_at__lt=stale_running_before()
+    )
     now = timezone.now()
     claimed = StepRun.objects.filter(ready, pk=step_run_id).update(
         status=StepRun.Status.RUNNING, attempts=F("attempts") + 1, started_at=now,
@@ -112,6 +122,10 @@ def attempt(step_run: StepRun) -> Outcome:
         return Outcome(StepRun.Status.HALTED, error=str(exc))
     except tokens.ReconnectNeeded as exc:
         return Outcome(StepRun.Status.WAITING, error=f"{PAUSED_REASON} ({exc})")
+    except ShopBudgetExceeded as exc:
+        # Our own budget, not a refusal by Cartly: wait without spending an attempt.
+        StepRun.objects.filter(pk=step_run.pk).update(attempts=F("attempts") - 1)
+        return Outcome(StepRun.Status.WAITING, error=str(exc), retry_in=exc.retry_after)
     except RateLimited as exc:
         return _transient(step_run, exc, exc.status_code, exc.retry_after)
     except ConnectorError as exc:
@@ -128,19 +142,22 @@ def record(step_run: StepRun, outcome: Outcome, started: float) -> None:
     now = timezone.now()
     parked_until = None
     if outcome.retry_in is not None:
-        parked_until = now + timezone.timedelta(seconds=outcome.retry_in)
-    StepRun.objects.filter(pk=step_run.pk).update(
+        parked_until = now + timedelta(seconds=min(outcome.retry_in, retry.MAX_BACKOFF_SECONDS))
+    # Only the holder of the claim records: a sweep or a retry may have moved the step on.
+    recorded = StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.RUNNING).update(
         status=outcome.status, output=outcome.output, error=outcome.error,
         error_fields=outcome.error_fields, status_code=outcome.status_code,
         finished_at=None if outcome.status == StepRun.Status.WAITING else now,
         duration_ms=int((time.monotonic() - started) * 1000), next_attempt_at=parked_until,
     )
+    if not recorded:
+        return
     run = step_run.run
     if outcome.status == StepRun.Status.SUCCEEDED:
         advance(run, step_run.position + 1)
     elif outcome.status == StepRun.Status.WAITING:
         Run.objects.filter(pk=run.pk).update(failure_reason=outcome.error)
-        if outcome.retry_in is not None and outcome.retry_in <= retry.MAX_COUNTDOWN_SECONDS:
+        if parked_until is not None and outcome.retry_in <= retry.MAX_COUNTDOWN_SECONDS:
             publish_on_commit(
                 operation_task_name(step_run.operation), step_run.pk, countdown=outcome.retry_in
             )
@@ -152,9 +169,9 @@ def record(step_run: StepRun, outcome: Outcome, started: float) -> None:
                    f"{outcome.error}")
 
 
-def execute_step(step_run_id: int, redelivered: bool = False) -> str | None:
+def execute_step(step_run_id: int) -> str | None:
     """The body of every operation task; returns the step's new status (None: not ours)."""
-    step_run = claim(step_run_id, redelivered)
+    step_run = claim(step_run_id)
     if step_run is None:
         return None
     started = time.monotonic()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -313,16 +314,21 @@ def _retry_after(response: requests.Response) -> float:
     """Seconds from Retry-After, given as a number or an HTTP date (RFC 9110, 10.2.3)."""
     raw = (response.headers.get(c.RETRY_AFTER_HEADER) or "").strip()
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
         pass
+    else:
+        if math.isfinite(seconds):
+            return min(max(0.0, seconds), c.MAX_RETRY_AFTER_SECONDS)
+        return c.MAX_RETRY_AFTER_SECONDS if seconds > 0 else c.DEFAULT_RETRY_AFTER_SECONDS
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return c.DEFAULT_RETRY_AFTER_SECONDS
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(0.0, seconds), c.MAX_RETRY_AFTER_SECONDS)
 
 
 def _clean_fields(fields: Any) -> dict[str, list[str]]:

@@ -69,5 +69,7 @@ POOL_MAXSIZE = 32
 POOL_CONNECTIONS = 4  # distinct hosts cached (Cartly plus, in tests, a sandbox or two)
 # When Cartly sends 429 without a usable Retry-After, wait this long before trying again.
 DEFAULT_RETRY_AFTER_SECONDS = 1.0
+# A Retry-After beyond a day (or "inf") is read as a day: the runner parks long waits anyway.
+MAX_RETRY_AFTER_SECONDS = 86400.0
 # A non-JSON error body (an HTML proxy page) is quoted at most this long in a message.
 MAX_QUOTED_BODY_CHARS = 200

@@ -73,6 +73,13 @@ def _call(fn, *args, **kwargs) -> dict:
         return dict(fn(*args, timeout=settings.CARTLY_TIMEOUT_SECONDS, **kwargs))
     except OAuth2Error as exc:
         raise OAuthRefused(exc.description or exc.error, error=exc.error) from None
+    except Warning as exc:
+        # oauthlib warns (raises) when the granted scope differs from the asked one; the
+        # token is good, and the connection stores the scope Cartly granted.
+        token = getattr(exc, "token", None)
+        if token is None:
+            raise OAuthRefused(str(exc)) from None
+        return dict(token)
     except requests.RequestException as exc:
         raise Transient(f"Cartly could not be reached ({type(exc).__name__}).") from None
 
