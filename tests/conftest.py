@@ -29,3 +29,13 @@ def cartly_settings(settings, sandbox: SandboxServer):
     settings.CARTLY_CLIENT_ID = sandbox.seed["oauth"]["client_id"]
     settings.CARTLY_CLIENT_SECRET = sandbox.seed["oauth"]["client_secret"]
     return settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_connections_after_each_request(django_db_setup, django_db_blocker):
+    """Live-server request threads then close their connection when the request ends (the
+    settings dict is shared by every thread), so none is left open when the test database
+    is dropped."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    connections[DEFAULT_DB_ALIAS].settings_dict["CONN_MAX_AGE"] = 0

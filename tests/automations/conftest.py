@@ -8,8 +8,6 @@ from collections.abc import Callable
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.contrib.auth.models import User
-from django.db import DEFAULT_DB_ALIAS
-from django.db import connections as databases
 
 from config.celery import app as celery_app
 from connectors import connections
@@ -23,6 +21,10 @@ if celery_app.conf.broker_url.startswith("filesystem"):
         "data_folder_in": _folder, "data_folder_out": _folder, "store_processed": False,
         "control_folder": _folder + "-control",
     }
+
+# Worker threads close their database connection after every task (no reuse), so none is
+# left open when the test database is dropped; production keeps CELERY_DB_REUSE_MAX.
+celery_app.conf["CELERY_DB_REUSE_MAX"] = None
 
 WAIT_SECONDS = 60.0  # generous: CI machines are slow; the loop returns as soon as it can
 POLL_SECONDS = 0.1
@@ -66,18 +68,11 @@ def celery_worker(transactional_db, settings):
     """
     settings.ENGINE_RETRY_BASE_SECONDS = 0.2
     celery_app.control.purge()  # messages other tests published name rows that are gone
-    # Worker threads close their connection after each task (Celery's Django fixup obeys
-    # CONN_MAX_AGE), so none is left open when the test database is dropped.
-    database = databases[DEFAULT_DB_ALIAS].settings_dict  # shared by every thread
-    kept_age, database["CONN_MAX_AGE"] = database["CONN_MAX_AGE"], 0
-    try:
-        with start_worker(
-            celery_app, pool="threads", concurrency=4, perform_ping_check=False,
-            loglevel="WARNING", shutdown_timeout=20,
-        ) as worker:
-            yield worker
-    finally:
-        database["CONN_MAX_AGE"] = kept_age
+    with start_worker(
+        celery_app, pool="threads", concurrency=4, perform_ping_check=False,
+        loglevel="WARNING", shutdown_timeout=20,
+    ) as worker:
+        yield worker
 
 
 def finished_runs(recipe) -> list:
