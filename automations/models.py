@@ -166,6 +166,7 @@ class Event(models.Model):
         IGNORED = "ignored", "Ignored (unknown event type)"
         DUPLICATE = "duplicate", "Duplicate (already seen another way)"
         STALE = "stale", "Stale (a newer change was already handled)"
+        FAILED = "failed", "Could not be dispatched (see the worker's log)"
 
     class Source(models.TextChoices):
         WEBHOOK = "webhook", "REST Hook"

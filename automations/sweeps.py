@@ -32,6 +32,8 @@ SWEEP_BATCH = 200
 STUCK_MARGIN_SECONDS = 60
 # Nudges of one stalled run before it fails with a reason instead of looping.
 MAX_NUDGES = 5
+# A dispatch that raised this many times is marked failed instead of being tried forever.
+MAX_DISPATCH_ATTEMPTS = 5
 # A due retry riding on a Celery countdown gets this long to arrive before beat publishes it.
 WAITING_GRACE = timedelta(seconds=30)
 UNFINISHED = (Run.Status.QUEUED, Run.Status.RUNNING)
@@ -69,11 +71,23 @@ def sweep_events(limit: int = SWEEP_BATCH) -> list[int]:
     )
     run_ids: list[int] = []
     for event_id in ids:
-        with transaction.atomic():
-            mine = locked(Event.objects.filter(pk=event_id, status=Event.Status.RECEIVED))
-            if mine.values_list("id", flat=True).first() is not None:
-                run_ids += dispatch_event(event_id)  # its claim makes a racing copy a no-op
+        try:
+            with transaction.atomic():
+                mine = locked(Event.objects.filter(pk=event_id, status=Event.Status.RECEIVED))
+                if mine.values_list("id", flat=True).first() is not None:
+                    run_ids += dispatch_event(event_id)  # its claim makes a racing copy a no-op
+        except Exception:  # noqa: BLE001 - one bad event must not hold back every later one
+            log.exception("sweep could not dispatch event %s", event_id)
+            give_up_after_failures(event_id)
     return run_ids
+
+
+def give_up_after_failures(event_id: int) -> None:
+    """Count a failed dispatch (outside the rolled-back transaction); fail it at the cap."""
+    Event.objects.filter(pk=event_id).update(dispatch_attempts=F("dispatch_attempts") + 1)
+    Event.objects.filter(
+        pk=event_id, status=Event.Status.RECEIVED, dispatch_attempts__gte=MAX_DISPATCH_ATTEMPTS
+    ).update(status=Event.Status.FAILED)
 
 
 # --- (b) runs that stopped moving ----------------------------------------------------------------
@@ -121,7 +135,10 @@ def _unstick(run: Run, cutoff: datetime, now: datetime) -> bool:
                    f"Step {current.position + 1} ({current.key}): {current.error}")
         return True
     if current.status == StepRun.Status.WAITING or _stalled_since(run, steps, current) > cutoff:
-        return False  # parked retries are sweep_waiting_steps'; slow is not stuck
+        # Parked retries are sweep_waiting_steps'; slow is not stuck. Look again later, so
+        # long-paused runs do not fill every batch ahead of runs that are really stuck.
+        Run.objects.filter(pk=run.pk).update(next_attempt_at=now + stuck_after())
+        return False
     if run.attempts >= MAX_NUDGES:
         StepRun.objects.filter(pk=current.pk).update(
             status=StepRun.Status.FAILED, error="This step never finished.", finished_at=now
