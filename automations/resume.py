@@ -34,10 +34,13 @@ def resume_connection(connection: Connection) -> dict[str, int]:
         Subscription.objects.filter(connection=connection, status__in=REGISTERING)
         .values_list("id", flat=True)
     )
-    Subscription.objects.filter(pk__in=subscription_ids).update(next_attempt_at=None)
-    for subscription_id in subscription_ids:
-        publish(SYNC_SUBSCRIPTION, subscription_id)
-    publish(RECONCILE_CONNECTION, connection.pk)  # hooks may have gone while it was cut off
+    # Only failed rows are made due at once: a pending row may be in a worker's hands now.
+    Subscription.objects.filter(
+        pk__in=subscription_ids, status=Subscription.Status.FAILED
+    ).update(next_attempt_at=None)
+    broker_up = _publish_all((SYNC_SUBSCRIPTION, pk) for pk in subscription_ids)
+    if broker_up:
+        publish(RECONCILE_CONNECTION, connection.pk)  # hooks may have gone while cut off
     paused = StepRun.objects.filter(
         run__recipe__connection=connection, status=StepRun.Status.WAITING,
         next_attempt_at__isnull=True, error__startswith=PAUSED_PREFIX,
@@ -45,6 +48,16 @@ def resume_connection(connection: Connection) -> dict[str, int]:
     steps = list(paused.values_list("id", "operation"))
     # Due now: if a publish below is lost, sweep_waiting_steps starts the step instead.
     paused.update(next_attempt_at=timezone.now())
-    for step_run_id, operation in steps[:MAX_INLINE_PUBLISHES]:
-        publish(operation_task_name(operation), step_run_id)
+    if broker_up:
+        _publish_all(
+            (operation_task_name(operation), pk) for pk, operation in steps[:MAX_INLINE_PUBLISHES]
+        )
     return {"recipes": recipes, "subscriptions": len(subscription_ids), "steps": len(steps)}
+
+
+def _publish_all(messages) -> bool:
+    """Publish until one fails: a down broker costs the request one timeout, not hundreds."""
+    for task_name, pk in messages:
+        if not publish(task_name, pk):
+            return False
+    return True
