@@ -181,7 +181,7 @@ IDEMPOTENCY_KEY_PREFIX = env_str(
 POLL_INTERVAL_SECONDS = env_int("POLL_INTERVAL_SECONDS", 30)
 # A hook still pending or failed this long after it was asked for: its recipes poll meanwhile.
 POLL_FALLBACK_GRACE_SECONDS = env_int("POLL_FALLBACK_GRACE_SECONDS", 60)
-RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 300)
+RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 30)
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
 # An event still `received` this long after it arrived lost its publish: the sweep runs it.
 SWEEP_EVENT_AFTER_SECONDS = env_int("SWEEP_EVENT_AFTER_SECONDS", 10)
