@@ -6,6 +6,9 @@ import pytest
 
 from tests.sandbox_server import SandboxServer
 
+# Personas and the page tests' shared fixtures (tests/personas.py).
+pytest_plugins = ["tests.personas"]
+
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:

@@ -1,17 +1,21 @@
 """People and rows for the merchant pages' tests: an owner with a shop and an outsider.
 
-Plain functions that create real rows (no factories, no mocks); the test files wrap them in
-fixtures. The shop's tokens are known strings so tests can check no page ever shows them.
+Plain functions that create real rows (no factories, no mocks), and the fixtures the page
+tests share (loaded for every engine test by tests/conftest.py; a test module's own fixture of
+the same name wins). The shop's tokens are known strings so tests can check no page ever
+shows them.
 """
 
 import json
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from automations.documents import create_recipe
+from automations.engine.versions import version_document
 from automations.models import Event, Recipe, Run, StepRun
 from connectors.models import Connection
 
@@ -83,3 +87,38 @@ def add_failed_steps(run: Run) -> tuple[StepRun, StepRun]:
         started_at=run.started_at, finished_at=run.started_at, duration_ms=80,
     )
     return customer, discount
+
+
+@pytest.fixture(autouse=True)
+def fresh_versions():
+    """Test rollbacks hand row ids out again: a cached document of a gone recipe must not
+    answer for a new one. (In production ids are never reused.)"""
+    version_document.cache_clear()
+    yield
+    version_document.cache_clear()
+
+
+@pytest.fixture
+def merchant():
+    return make_user("merchant", email="merchant@shop.test")
+
+
+@pytest.fixture
+def outsider():
+    return make_user("outsider", email="outsider@elsewhere.test")
+
+
+@pytest.fixture
+def shop(merchant):
+    return make_shop(merchant)
+
+
+@pytest.fixture
+def recipe(merchant, shop):
+    return make_recipe(merchant, shop, "Thank buyers")
+
+
+@pytest.fixture
+def browser(client, merchant):
+    client.force_login(merchant)
+    return client

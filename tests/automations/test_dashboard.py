@@ -7,7 +7,6 @@ import pytest
 from django.utils import timezone
 
 from automations import history
-from automations.engine.versions import version_document
 from automations.models import Run, Subscription
 from automations.views_connections import repair_model
 from connectors.models import Connection
@@ -23,39 +22,6 @@ from tests.personas import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_versions():
-    version_document.cache_clear()
-    yield
-    version_document.cache_clear()
-
-
-@pytest.fixture
-def merchant():
-    return make_user("merchant", email="merchant@shop.test")
-
-
-@pytest.fixture
-def outsider():
-    return make_user("outsider", email="outsider@elsewhere.test")
-
-
-@pytest.fixture
-def shop(merchant):
-    return make_shop(merchant)
-
-
-@pytest.fixture
-def recipe(merchant, shop):
-    return make_recipe(merchant, shop, "Thank buyers")
-
-
-@pytest.fixture
-def browser(client, merchant):
-    client.force_login(merchant)
-    return client
 
 
 def days_ago(n: int, hour: int = 12):

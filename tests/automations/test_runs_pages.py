@@ -7,45 +7,10 @@ from django.test import Client
 from django.utils import timezone
 
 from automations.documents import apply_document, recipe_to_document
-from automations.engine.versions import version_document
 from automations.models import Run, StepRun
-from tests.personas import add_failed_steps, make_recipe, make_run, make_shop, make_user, order
+from tests.personas import add_failed_steps, make_recipe, make_run, make_shop, order
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_versions():
-    # Row ids come back after a test's rollback; a cached document of a gone recipe must not.
-    version_document.cache_clear()
-    yield
-    version_document.cache_clear()
-
-
-@pytest.fixture
-def merchant():
-    return make_user("merchant", email="merchant@shop.test")
-
-
-@pytest.fixture
-def outsider():
-    return make_user("outsider", email="outsider@elsewhere.test")
-
-
-@pytest.fixture
-def shop(merchant):
-    return make_shop(merchant)
-
-
-@pytest.fixture
-def recipe(merchant, shop):
-    return make_recipe(merchant, shop, "Thank buyers")
-
-
-@pytest.fixture
-def browser(client, merchant) -> Client:
-    client.force_login(merchant)
-    return client
 
 
 def run_ids(response) -> list[int]:

@@ -31,21 +31,6 @@ def public_url(settings):
     settings.PUBLIC_BASE_URL = "https://automations.example.com"
 
 
-@pytest.fixture
-def merchant():
-    return make_user("merchant", email="merchant@shop.test")
-
-
-@pytest.fixture
-def shop(merchant):
-    return make_shop(merchant)
-
-
-@pytest.fixture
-def recipe(merchant, shop):
-    return make_recipe(merchant, shop, "Thank buyers")
-
-
 def fail(recipe, number: int) -> Run:
     """A failed run, announced the way the engine announces it."""
     run = make_run(recipe, order(number), Run.Status.FAILED, reason=REASON)
