@@ -50,7 +50,7 @@ screenshots: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: $(STAMP) ; $(BIN)/python -m bench.receiver && $(BIN)/python -m bench.throughput --sandbox-nodelay --concurrency 2  # bench/README.md; not tests
+bench: $(STAMP) ; $(BIN)/python -m bench.receiver && $(BIN)/python -m bench.throughput --concurrency 2  # bench/README.md; not tests
 
 clean:
 	rm -rf var/*.sqlite3* var/celery var/run.env var/sandbox-seed.json

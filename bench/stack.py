@@ -377,7 +377,6 @@ class Stack:
     sandbox_port: int = field(default_factory=free_port)
     seed: dict = field(default_factory=dict)
     shop_rate: str = "0"  # CARTLY_SHOP_RATE_PER_SECOND for the engine; 0 = off
-    sandbox_nodelay: bool = False  # serve the sandbox through bench/sandbox_nodelay.py
     # SQLite is the sandbox's own default; on PostgreSQL it opens a connection per request
     # (sandbox/settings.py: conn_max_age=0), CPU this shared machine then does not give us.
     sandbox_db: str = "sqlite"
@@ -460,9 +459,8 @@ class Stack:
             env, "sandbox_seed", "--json", "--redirect-uri", redirect,
             "--settings=sandbox.settings",
         ))
-        entry = ["-m", "bench.sandbox_nodelay"] if self.sandbox_nodelay else ["manage.py"]
         self.processes.start("sandbox", [
-            PYTHON, *entry, "sandbox_serve", f"127.0.0.1:{self.sandbox_port}",
+            PYTHON, "manage.py", "sandbox_serve", f"127.0.0.1:{self.sandbox_port}",
             "--no-worker", "--settings=sandbox.settings",
         ], env)
         wait_http(self.sandbox_port, "/login/", self.processes)

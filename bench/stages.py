@@ -29,13 +29,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--sandbox-db", default="sqlite", choices=["sqlite", "postgres"],
                         help="the sandbox's database (its default is SQLite)")
-    parser.add_argument("--sandbox-nodelay", action="store_true",
-                        help="serve the sandbox with TCP_NODELAY (bench/sandbox_nodelay.py)")
     parser.add_argument("--profile", choices=["receive", "dispatch", "step"])
     args = parser.parse_args()
 
     stack = open_stack()
-    stack.sandbox_nodelay = args.sandbox_nodelay
     stack.sandbox_db = args.sandbox_db
     log(f"machine: {machine()}")
     try:

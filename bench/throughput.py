@@ -164,15 +164,12 @@ def main() -> None:
                         help="CARTLY_SHOP_RATE_PER_SECOND (0: off; the engine's default is 40)")
     parser.add_argument("--sandbox-db", default="sqlite", choices=["sqlite", "postgres"],
                         help="the sandbox's database (its default is SQLite)")
-    parser.add_argument("--sandbox-nodelay", action="store_true",
-                        help="serve the sandbox with TCP_NODELAY (bench/sandbox_nodelay.py)")
     parser.add_argument("--noop-tasks", type=int, default=4000)
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
 
     started = time.monotonic()
     stack = open_stack(shop_rate=args.shop_rate)
-    stack.sandbox_nodelay = args.sandbox_nodelay
     stack.sandbox_db = args.sandbox_db
     log(f"machine: {machine()}")
     try:
@@ -189,8 +186,7 @@ def main() -> None:
         flush_broker()
     config = (f"gunicorn {args.gunicorn}, celery {args.pool} x{args.concurrency}, "
               f"CELERY_DB_REUSE_MAX={args.db_reuse_max}, shop rate {args.shop_rate}, "
-              f"sandbox on {args.sandbox_db}, "
-              f"{'TCP_NODELAY' if args.sandbox_nodelay else 'as shipped'}")
+              f"sandbox on {args.sandbox_db}")
     ceiling = noop["tasks_per_s"] / 2
     print(f"\nmachine: {machine()}; {config}; total {time.monotonic() - started:.0f}s")
     print(json.dumps({"noop": noop, "end_to_end": e2e}, indent=2, default=str))
