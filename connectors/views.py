@@ -21,7 +21,7 @@ SESSION_KEY = "cartly_oauth"
 DENIED_MESSAGE = "You declined the connection at Cartly, so nothing was connected."
 
 
-def redirect_uri(request) -> str:
+def redirect_uri() -> str:
     return settings.PUBLIC_BASE_URL + reverse("connectors:callback")
 
 
@@ -40,7 +40,7 @@ def connect(request):
             "CARTLY_CLIENT_SECRET). `make run` sets them from the sandbox.",
         )
         return redirect("connectors:list")
-    start = oauth.start_authorization(redirect_uri(request))
+    start = oauth.start_authorization(redirect_uri())
     request.session[SESSION_KEY] = {"state": start.state, "verifier": start.code_verifier}
     return redirect(start.url)
 
@@ -70,7 +70,7 @@ def callback(request):
         return redirect("connectors:list")
     try:
         token = oauth.exchange_code(
-            request.GET["code"], redirect_uri(request), pending["verifier"]
+            request.GET["code"], redirect_uri(), pending["verifier"]
         )
         connection = connections.connect(request.user, token)
     except ConnectorError as exc:

@@ -31,10 +31,12 @@ def event_context(run: Run) -> dict:
 
 def build_context(run: Run, before_position: int) -> dict:
     """`trigger`, `event`, `steps.<key>` (outputs of earlier steps) and `now`, as plain dicts."""
-    outputs = StepRun.objects.filter(run=run, position__lt=before_position).values_list(
-        "key", "output"
-    )
-    steps = {key: output for key, output in outputs if output is not None}
+    steps = {}
+    if before_position:  # the first step has no earlier outputs: skip the query
+        outputs = StepRun.objects.filter(run=run, position__lt=before_position).values_list(
+            "key", "output"
+        )
+        steps = {key: output for key, output in outputs if output is not None}
     return render.build_context(
         trigger=run.event.payload, event=event_context(run), steps=steps, now=timezone.now()
     )
