@@ -61,4 +61,4 @@ class Connection(models.Model):
 
 
 # The per-shop call budget without Redis (connectors/ratelimit.py).
-from connectors.models_ratelimit import ShopBudget  # noqa: E402,F401
+from connectors.models_ratelimit import ShopBudget, ShopCircuit  # noqa: E402,F401
