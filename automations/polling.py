@@ -29,7 +29,7 @@ from django.utils.dateparse import parse_datetime
 
 from automations.dedupe import change_key
 from automations.models import Event, PollCursor, Recipe, Subscription
-from automations.publish import enqueue_dispatch, publish
+from automations.publish import publish
 from connectors import registry, tokens
 from connectors.base import Trigger
 from connectors.cartly.client import iter_pages
@@ -226,8 +226,7 @@ def store_polled(connection_id: int, event_type: str, obj: dict) -> Event | None
     )
     try:
         with transaction.atomic():
-            event.save(force_insert=True)
-            enqueue_dispatch(event.pk)
+            event.save(force_insert=True)  # the engine's clock dispatches it
     except IntegrityError:
         return None  # seen before, by hook or by an earlier poll: it runs once
     return event

@@ -29,7 +29,6 @@ from django.utils.dateparse import parse_datetime
 
 from automations.dedupe import MAX_DEDUPE_KEY_LENGTH, ChangeKeyTooLong, change_key
 from automations.models import Event, Subscription
-from automations.publish import enqueue_dispatch
 
 log = logging.getLogger(__name__)
 
@@ -252,11 +251,10 @@ def _new_event(subscription: Subscription, envelope: Envelope, body: bytes) -> E
 
 
 def _insert(event: Event) -> None:
-    """INSERT the row and, once it is committed, ask for its dispatch (publish.py bounds it)."""
+    """INSERT the row; the engine's clock dispatches it (no message: the broker never holds
+    up or fails a delivery)."""
     with transaction.atomic():
         event.save(force_insert=True)
-        if event.status == Event.Status.RECEIVED:
-            enqueue_dispatch(event.pk)
 
 
 def store(subscription: Subscription, envelope: Envelope, body: bytes) -> Reply:

@@ -169,6 +169,12 @@ class Action:
     description: str
     input_fields: tuple[Field, ...]
     perform: ActionPerform
+    # What a retry does once the service may have forgotten the idempotency key (Cartly keeps
+    # keys 24 hours): look for the effect first, or repeat a call that sets rather than adds.
+    # None: repeating could apply the change twice, so such a retry fails with a reason.
+    after_key_expiry: ActionPerform | None = None
+    # Which client `perform` is given: "cartly" (a shop's API client) or "http".
+    app: str = "cartly"
     scopes: tuple[str, ...] = ()
     output_fields: tuple[OutputField, ...] = ()
     sample: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
