@@ -137,3 +137,27 @@ def send_test(user) -> Notification:
     )
     with transaction.atomic():
         return deliver(user, Notification.Kind.TEST, subject, body)
+
+
+def recipe_off_email(recipe: Recipe) -> tuple[str, str]:
+    subject = f"Your recipe “{recipe.name}” was switched off"
+    history = reverse("runs:list") + f"?recipe={recipe.pk}&status=failed"
+    body = (
+        f"Hello {recipe.owner.get_username()},\n\n"
+        f"Your recipe “{recipe.name}” failed {recipe.consecutive_failures} runs in a row, so it "
+        f"was switched off, as you asked it to be after {recipe.turn_off_after_failures}.\n\n"
+        f"See what went wrong:\n{absolute(history)}\n\n"
+        f"Fix the recipe, then switch it back on:\n"
+        f"{absolute(reverse('builder:edit', args=[recipe.pk]))}"
+    )
+    return subject, body
+
+
+def notify_recipe_switched_off(recipe_id: int) -> Notification | None:
+    """Tell the owner that a recipe was switched off after failing too often (each time)."""
+    recipe = Recipe.objects.select_related("owner").get(pk=recipe_id)
+    if not recipe.owner.email:
+        return None
+    subject, body = recipe_off_email(recipe)
+    with transaction.atomic():
+        return deliver(recipe.owner, Notification.Kind.RECIPE_OFF, subject, body, recipe=recipe)
