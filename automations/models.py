@@ -316,4 +316,4 @@ class StepRun(models.Model):
 
 
 # Polling cursors and reconciliation repairs live in their own module (issue 6).
-from automations.models_polling import PollCursor, SubscriptionRepair  # noqa: E402,F401
+from automations.models_polling import PollCursor, SeenLevel, SubscriptionRepair  # noqa: E402,F401

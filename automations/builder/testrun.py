@@ -101,9 +101,23 @@ def latest_object(connection, trigger: Trigger) -> dict:
         return None
 
     found = tokens.call(connection, newest)
+    if found is not None and trigger.poll_levels is not None:
+        found = _first_level(trigger, found)
     if found is None:
         raise NoObjectFound(f"The shop has no {trigger.noun.lower()} to test with yet.")
     return check_result(trigger, found)
+
+
+def _first_level(trigger: Trigger, listed: dict) -> dict | None:
+    """A level read out of the newest listed object (e.g. a product's first variant's stock).
+
+    Only a comparison knows the previous level; a test shows it unchanged.
+    """
+    levels = trigger.poll_levels.expand(listed)
+    if not levels:
+        return None
+    level = levels[0]
+    return {**level, trigger.poll_levels.previous: level.get(trigger.poll_levels.value)}
 
 
 def _stop_rest(report: TrialReport, steps: list, start: int) -> None:
