@@ -195,6 +195,8 @@ class Action:
     description: str
     input_fields: tuple[Field, ...]
     perform: ActionPerform
+    # Which client `perform` gets: "cartly" (the shop's API client) or "http" (HttpClient).
+    app: str = "cartly"
     scopes: tuple[str, ...] = ()
     output_fields: tuple[OutputField, ...] = ()
     sample: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
