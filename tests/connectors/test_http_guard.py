@@ -63,6 +63,9 @@ def fake_dns(monkeypatch):
         ("10.0.0.1", "a private network address"),
         ("169.254.169.254", "the cloud metadata service"),
         ("localhost", "a loopback address (this machine)"),
+        ("2130706433", "a loopback address (this machine)"),  # 127.0.0.1 written as a number
+        ("0x7f.1", "a loopback address (this machine)"),
+        ("0.0.0.0", "an unspecified address"),
     ],
 )
 def test_it_refuses_what_is_not_public_without_connecting(guarded, receiver, host, reason):  # noqa: F811
@@ -73,6 +76,11 @@ def test_it_refuses_what_is_not_public_without_connecting(guarded, receiver, hos
     assert reason in caught.value.message
     assert "HTTP_STEP_ALLOWED_HOSTS" in caught.value.message
     assert receiver.connections == 0
+
+
+def test_it_refuses_an_ipv6_literal_for_this_machine(guarded):
+    with pytest.raises(AddressRefused, match=r"Refused to call ::1: it is a loopback address"):
+        send(guarded, "http://[::1]:8080/hook")
 
 
 def test_the_setting_lets_a_named_host_through(settings, receiver):  # noqa: F811
