@@ -5,8 +5,10 @@ poller reads on the product."""
 import hashlib
 import hmac
 import json
+import threading
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from sandbox import delivery
@@ -175,3 +177,26 @@ def test_it_is_delivered_signed_to_its_subscribers_only(
     assert body["event"] == INVENTORY
     assert (body["data"]["variant_id"], body["data"]["available"]) == (variant.id, 1)
     assert order_receiver.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_orders_each_take_their_share_and_say_so(shop, variant):
+    barrier = threading.Barrier(2)
+
+    def buy(n: int) -> None:
+        try:
+            barrier.wait()
+            shop_actions.place_order(shop, f"buyer{n}@example.com", [(variant, 1)])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=buy, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    variant.refresh_from_db()
+    assert variant.available == 8
+    steps = sorted((c["previous_available"], c["available"]) for c in changes())
+    assert steps == [(9, 8), (10, 9)]  # each read the level the other left, under its lock
