@@ -79,8 +79,13 @@ def _record(connection_id: int, event_type: str, values: dict[str, int], seen: d
     SeenLevel.objects.bulk_update(changed, ["value", "seen_at"])
     SeenLevel.objects.bulk_create(
         [
-            SeenLevel(connection_id=connection_id, event_type=event_type, object_id=object_id,
-                      value=value, seen_at=now)
+            SeenLevel(
+                connection_id=connection_id,
+                event_type=event_type,
+                object_id=object_id,
+                value=value,
+                seen_at=now,
+            )
             for object_id, value in values.items()
             if object_id not in seen
         ],

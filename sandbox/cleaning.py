@@ -34,7 +34,7 @@ def clean_money(value, field: str, allow_none: bool = False) -> Decimal | None:
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        raise ValidationFailed({field: ["must be a decimal amount such as \"19.90\""]}) from None
+        raise ValidationFailed({field: ['must be a decimal amount such as "19.90"']}) from None
     if not amount.is_finite() or amount < 0:
         raise ValidationFailed({field: ["must be zero or more"]})
     if amount > MAX_MONEY:

@@ -95,8 +95,7 @@ def take(shop: Shop, lines: Iterable[tuple[str, int]], now: datetime) -> list[Le
     wanted = quantities(lines)
     variants = lock_variants(wanted)
     targets = {
-        vid: check_level(variants[vid].available - qty, "line_items")
-        for vid, qty in wanted.items()
+        vid: check_level(variants[vid].available - qty, "line_items") for vid, qty in wanted.items()
     }
     return apply_levels(shop, variants, targets, now=now)
 

@@ -105,8 +105,13 @@ class HttpClient:
     def _send(self, request: outgoing.OutgoingRequest, headers: dict) -> requests.Response:
         try:
             return session_for(self.allowed_hosts).request(
-                request.method, request.url, data=request.body or None, headers=headers,
-                timeout=request.timeout, allow_redirects=False, stream=True,
+                request.method,
+                request.url,
+                data=request.body or None,
+                headers=headers,
+                timeout=request.timeout,
+                allow_redirects=False,
+                stream=True,
             )
         except requests.Timeout as exc:  # before ConnectionError: ConnectTimeout is both
             raise errors.Transient(
@@ -132,7 +137,8 @@ def _read(request: outgoing.OutgoingRequest, response: requests.Response) -> byt
             if size > MAX_ANSWER_BYTES:
                 raise errors.Permanent(
                     f"The answer from {request.host} is too large: more than "
-                    f"{MAX_ANSWER_BYTES // 1024} KiB.", status_code=response.status_code,
+                    f"{MAX_ANSWER_BYTES // 1024} KiB.",
+                    status_code=response.status_code,
                 )
             if time.monotonic() > deadline:
                 raise errors.Transient(
@@ -180,22 +186,26 @@ def _error(
         return errors.RateLimited(
             f"{host} asks us to slow down ({_status_text(status)}){quoted}",
             retry_after=_retry_after(response.headers.get("Retry-After")),
-            status_code=status, body=said,
+            status_code=status,
+            body=said,
         )
     if status >= 500 or status in TRANSIENT_4XX:
         return errors.Transient(
             f"{host} is having trouble ({_status_text(status)}){quoted}",
-            status_code=status, body=said,
+            status_code=status,
+            body=said,
         )
     if 300 <= status < 400:
         where = response.headers.get("Location", "elsewhere")[:MAX_QUOTED_CHARS]
         return errors.Permanent(
             f"{host} answered {_status_text(status)}, a redirect to {where}. Redirects are "
-            "not followed: put the final address in the step.", status_code=status,
+            "not followed: put the final address in the step.",
+            status_code=status,
         )
     return errors.Permanent(
         f"{host} refused the request ({_status_text(status)}){quoted}",
-        status_code=status, body=said,
+        status_code=status,
+        body=said,
     )
 
 

@@ -93,8 +93,11 @@ def parse_headers(text: Any) -> dict[str, str]:
         if name.lower() in {n.lower() for n in headers}:
             raise _refuse("headers", f"{name} is given twice.")
         if CONTROL_CHARACTERS.search(value) or len(value) > MAX_HEADER_VALUE_LENGTH:
-            raise _refuse("headers", f"The value of {name} holds a control character or is "
-                                     f"longer than {MAX_HEADER_VALUE_LENGTH} characters.")
+            raise _refuse(
+                "headers",
+                f"The value of {name} holds a control character or is "
+                f"longer than {MAX_HEADER_VALUE_LENGTH} characters.",
+            )
         headers[name] = value
     return headers
 
@@ -122,8 +125,10 @@ def encode_body(body_type: str, text: Any) -> bytes:
         try:
             json.loads(text)
         except ValueError as exc:
-            raise _refuse("body", f"The body is not valid JSON: {exc.msg} "
-                                  f"(line {exc.lineno}, column {exc.colno}).") from None
+            raise _refuse(
+                "body",
+                f"The body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
+            ) from None
         return text.encode("utf-8")
     return _form_body(text)
 
@@ -156,6 +161,11 @@ def build(values: dict[str, Any]) -> OutgoingRequest:
     if body and not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = CONTENT_TYPES[body_type]
     return OutgoingRequest(
-        method=method, url=url, host=host, headers=headers, body=body,
-        timeout=clean_timeout(values.get("timeout_seconds")), sign=bool(values.get("sign")),
+        method=method,
+        url=url,
+        host=host,
+        headers=headers,
+        body=body,
+        timeout=clean_timeout(values.get("timeout_seconds")),
+        sign=bool(values.get("sign")),
     )

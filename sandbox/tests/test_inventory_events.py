@@ -100,8 +100,9 @@ def test_a_level_set_to_what_it_is_fires_nothing(api, variant):
 
 
 def test_a_stock_change_updates_its_product_too(api, variant):
-    api.put(f"/apps/api/inventory/{variant.id}", data={"adjustment": 1},
-            content_type="application/json")
+    api.put(
+        f"/apps/api/inventory/{variant.id}", data={"adjustment": 1}, content_type="application/json"
+    )
     product_events = Event.objects.filter(topic="product.updated")
     [sent] = [json.loads(row.body)["data"] for row in product_events]
     assert sent["variants"][0]["available"] == 11
@@ -123,8 +124,13 @@ def test_the_product_page_changes_stock_and_fires_both_events(browser, shop, pro
 
     browser.post(
         reverse("sandbox:product_edit", args=[product.id]),
-        {"title": "Fake Mug", "vendor": "Acme Test", "status": "active", "description": "",
-         f"stock_{variant.id}": 4},
+        {
+            "title": "Fake Mug",
+            "vendor": "Acme Test",
+            "status": "active",
+            "description": "",
+            f"stock_{variant.id}": 4,
+        },
     )
 
     [change] = changes()
@@ -140,8 +146,13 @@ def test_the_product_page_without_a_stock_change_fires_no_inventory_event(
 ):
     browser.post(
         reverse("sandbox:product_edit", args=[product.id]),
-        {"title": "Renamed Mug", "vendor": "", "status": "active", "description": "",
-         f"stock_{variant.id}": 10},
+        {
+            "title": "Renamed Mug",
+            "vendor": "",
+            "status": "active",
+            "description": "",
+            f"stock_{variant.id}": 10,
+        },
     )
     assert changes() == []
     assert Event.objects.filter(topic="product.updated").count() == 1
@@ -158,13 +169,18 @@ def test_a_webhook_subscribes_to_it_through_the_api(api):
 
 
 def test_it_is_delivered_signed_to_its_subscribers_only(
-    shop, app, variant, receiver  # noqa: F811 (the fixture)
+    shop,
+    app,
+    variant,
+    receiver,  # noqa: F811 (the fixture)
 ):
     inventory_receiver, order_receiver = receiver(200), receiver(200)
-    Webhook.objects.create(shop=shop, application=app, url=inventory_receiver.url,
-                           events=[INVENTORY])
-    Webhook.objects.create(shop=shop, application=app, url=order_receiver.url,
-                           events=["customer.created"])
+    Webhook.objects.create(
+        shop=shop, application=app, url=inventory_receiver.url, events=[INVENTORY]
+    )
+    Webhook.objects.create(
+        shop=shop, application=app, url=order_receiver.url, events=["customer.created"]
+    )
     shop_actions.set_inventory(variant, adjustment=-9)
 
     while delivery.deliver_due():

@@ -47,8 +47,9 @@ def set_stock_in_the_shop(sandbox, variant_id: str, available: int) -> None:
     page = session.get(f"{sandbox.base_url}/products/", timeout=HTTP_TIMEOUT_SECONDS)
     page.raise_for_status()
     [form] = [f for f in parse_forms(page.text) if f.action.endswith(f"/{variant_id}/inventory/")]
-    answer = post_form(session, page, form, {**form.values(), "mode": "available",
-                                             "amount": str(available)})
+    answer = post_form(
+        session, page, form, {**form.values(), "mode": "available", "amount": str(available)}
+    )
     assert answer.status_code == 302, answer.text[:500]
 
 
@@ -66,8 +67,10 @@ def finished(recipe: Recipe, count: int) -> bool:
 
 def tick() -> int:
     """One beat's worth of polling, run here instead of through the broker."""
-    return sum(polling.poll_listing(listing, need.since)
-               for listing, need in polling.polling_needs().items())
+    return sum(
+        polling.poll_listing(listing, need.since)
+        for listing, need in polling.polling_needs().items()
+    )
 
 
 def test_a_stock_drop_below_five_runs_the_example_once(
@@ -86,7 +89,8 @@ def test_a_stock_drop_below_five_runs_the_example_once(
     assert dropped.event.source == Event.Source.WEBHOOK
     assert dropped.event.object_id == variant_id
     assert (dropped.event.payload["previous_available"], dropped.event.payload["available"]) == (
-        10, 3
+        10,
+        3,
     )
     restock = StepRun.objects.get(run=dropped)
     assert restock.output["available"] == RESTOCKED
@@ -119,7 +123,8 @@ def test_polling_finds_the_drop_and_runs_it_once(sandbox, connection, celery_wor
     assert tick() == 0  # a restart reads the same products and finds nothing new
     wait_for(lambda: finished(recipe, 2), "the restock's run")
     assert [r.status for r in Run.objects.filter(recipe=recipe).order_by("id")] == [
-        "succeeded", "filtered",
+        "succeeded",
+        "filtered",
     ]
 
 

@@ -47,8 +47,13 @@ def fake_dns(monkeypatch):
         lookups[host] = lookups.get(host, 0) + 1
         addresses = answers[host][min(lookups[host], len(answers[host])) - 1]
         return [
-            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
-             (a, port, 0, 0) if ":" in a else (a, port))
+            (
+                socket.AF_INET6 if ":" in a else socket.AF_INET,
+                socket.SOCK_STREAM,
+                6,
+                "",
+                (a, port, 0, 0) if ":" in a else (a, port),
+            )
             for a in addresses
         ]
 
@@ -106,7 +111,9 @@ def test_it_connects_to_the_address_it_checked_and_looks_up_once(settings, recei
     answers["rebind.example"] = [["127.0.0.1"], ["10.255.255.1"]]
     settings.HTTP_STEP_ALLOWED_HOSTS = ["rebind.example"]
 
-    answer = send(HttpClient(None, signing.allowed_hosts()), f"http://rebind.example:{receiver.port}/hook")
+    answer = send(
+        HttpClient(None, signing.allowed_hosts()), f"http://rebind.example:{receiver.port}/hook"
+    )
 
     assert answer["status"] == 200
     assert lookups["rebind.example"] == 1
@@ -130,10 +137,27 @@ def test_it_retries_a_refused_connection(settings):
 @pytest.mark.parametrize(
     "address",
     [
-        "127.0.0.1", "127.9.9.9", "::1", "0.0.0.0", "::", "10.0.0.1", "172.16.0.1",
-        "192.168.1.1", "169.254.169.254", "169.254.1.1", "fe80::1", "fd00:ec2::254",
-        "fc00::1", "100.64.0.1", "100.100.100.200", "224.0.0.1", "ff02::1", "240.0.0.1",
-        "255.255.255.255", "192.0.2.1", "198.18.0.1",
+        "127.0.0.1",
+        "127.9.9.9",
+        "::1",
+        "0.0.0.0",
+        "::",
+        "10.0.0.1",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "169.254.1.1",
+        "fe80::1",
+        "fd00:ec2::254",
+        "fc00::1",
+        "100.64.0.1",
+        "100.100.100.200",
+        "224.0.0.1",
+        "ff02::1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "192.0.2.1",
+        "198.18.0.1",
         "::ffff:127.0.0.1",  # IPv4-mapped
         "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
         "2002:7f00:1::",  # 6to4 of 127.0.0.1

@@ -55,7 +55,13 @@ def client(settings, merchant):
 def test_it_declares_the_step():
     assert (ACTION.label, ACTION.app) == ("Send to another system", "http")
     assert [f.key for f in ACTION.input_fields] == [
-        "method", "url", "headers", "body_type", "body", "sign", "timeout_seconds",
+        "method",
+        "url",
+        "headers",
+        "body_type",
+        "body",
+        "sign",
+        "timeout_seconds",
     ]
     assert registry.get_action("cartly.create_discount").app == "cartly"
     check_sample(ACTION)
@@ -67,11 +73,21 @@ def test_it_declares_the_step():
 
 
 def test_it_sends_the_mapped_request_signed(client, merchant, receiver):  # noqa: F811
-    receiver.answer(Answer(201, b'{"id": "rcv_1", "ok": true}',
-                           {"Content-Type": "application/json", "X-Request-Id": "req_9"}))
+    receiver.answer(
+        Answer(
+            201,
+            b'{"id": "rcv_1", "ok": true}',
+            {"Content-Type": "application/json", "X-Request-Id": "req_9"},
+        )
+    )
     body = '{"order": 1001, "email": "ann@example.com"}'
-    values = rendered(receiver.url("/hooks/orders?src=cartly"), method="post", body=body,
-                      headers="X-Shop: demo\nAuthorization: Bearer t0k3n", sign="yes")
+    values = rendered(
+        receiver.url("/hooks/orders?src=cartly"),
+        method="post",
+        body=body,
+        headers="X-Shop: demo\nAuthorization: Bearer t0k3n",
+        sign="yes",
+    )
 
     answer = ACTION.perform(client, values, KEY)
 
@@ -90,8 +106,9 @@ def test_it_sends_the_mapped_request_signed(client, merchant, receiver):  # noqa
 
 
 def test_it_sends_a_form_body(client, receiver):  # noqa: F811
-    values = rendered(receiver.url(), method="PUT", body_type="form",
-                      body="name=Ann Sample\n\ntotal=19.90&more")
+    values = rendered(
+        receiver.url(), method="PUT", body_type="form", body="name=Ann Sample\n\ntotal=19.90&more"
+    )
     ACTION.perform(client, values, KEY)
     [got] = receiver.received
     assert got.body == b"name=Ann+Sample&total=19.90%26more"
@@ -101,8 +118,9 @@ def test_it_sends_a_form_body(client, receiver):  # noqa: F811
 
 def test_it_sends_a_get_without_a_body_and_keeps_a_text_answer(client, receiver):  # noqa: F811
     receiver.answer(Answer(200, b"pong", {"Content-Type": "text/plain"}))
-    answer = ACTION.perform(client, rendered(receiver.url("/ping"), method="GET",
-                                             body_type="none"), KEY)
+    answer = ACTION.perform(
+        client, rendered(receiver.url("/ping"), method="GET", body_type="none"), KEY
+    )
     [got] = receiver.received
     assert (got.method, got.body) == ("GET", b"")
     assert answer["body"] == "pong"
