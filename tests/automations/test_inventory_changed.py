@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from automations import polling
+from automations import polling, polling_levels
 from automations.documents import create_recipe
 from automations.models import Event, PollCursor, Recipe, Run, SeenLevel, StepRun
 from automations.subscriptions import enable_recipe
@@ -181,3 +181,20 @@ def test_the_builder_tests_the_example_with_the_shops_latest_stock(sandbox, conn
     # Only a comparison knows the level before; a test shows the level unchanged.
     assert level_now["previous_available"] == level_now["available"]
     assert report.outcome  # the report says what the filter made of it, no error
+
+
+def test_a_failed_first_read_is_taken_again_whole(sandbox, connection):
+    low_stock_recipe(connection, mode="polling")
+    sandbox.set_faults(fault_error_rate=1.0)
+    try:
+        assert tick() == 0
+    finally:
+        sandbox.reset_faults()
+    cursor = PollCursor.objects.get(connection=connection, kind="levels")
+    assert cursor.last_error and cursor.since_id == ""
+    assert not SeenLevel.objects.filter(connection=connection).exists()
+
+    assert tick() == 0
+    cursor.refresh_from_db()
+    assert (cursor.last_error, cursor.since_id) == ("", polling_levels.LEVELS_RECORDED)
+    assert SeenLevel.objects.filter(connection=connection).exists()
