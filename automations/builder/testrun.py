@@ -26,6 +26,7 @@ from connectors.cartly import iter_pages
 from connectors.contract import check_result
 from connectors.convert import ConversionError, convert_inputs
 from connectors.errors import ConnectorError
+from connectors.http.signing import http_client_for
 
 SAMPLE, LATEST = "sample", "latest"
 SOURCES = {SAMPLE: "The trigger's sample data", LATEST: "The shop's latest real object"}
@@ -170,9 +171,12 @@ def _operation_step(item: StepReport, step: dict, context: dict, connection, liv
         item.message = "Not sent (dry run). Later steps use this action's sample output."
         return True
     key = f"test-{uuid.uuid4().hex}"  # a fresh key: each live test is meant to act
-    result = tokens.call(connection, lambda client: operation.perform(client, item.sent, key))
+    if operation.app == "http":  # the HTTP step calls the merchant's system, not Cartly
+        result = operation.perform(http_client_for(connection.owner), item.sent, key)
+    else:
+        result = tokens.call(connection, lambda client: operation.perform(client, item.sent, key))
     item.status, item.output = "sent", check_result(operation, result)
-    item.message = "Sent to Cartly."
+    item.message = "Sent." if operation.app == "http" else "Sent to Cartly."
     return True
 
 

@@ -9,7 +9,9 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 
+from automations.documents import create_recipe
 from connectors import registry
 from connectors.contract import check_sample
 from connectors.convert import ConversionError, convert_inputs
@@ -18,6 +20,7 @@ from connectors.http import signing
 from connectors.http.client import MAX_ANSWER_BYTES, HttpClient
 from connectors.http.request import SIGNATURE_HEADER
 from tests.connectors.http_receiver import Answer, receiver  # noqa: F401 (the fixture)
+from tests.personas import make_shop
 
 ACTION = registry.get_action("http.request")
 KEY = "run-12-step-3"
@@ -214,3 +217,25 @@ def test_it_will_not_sign_without_a_secret(settings, receiver):  # noqa: F811
 def test_the_builders_choices_are_typed_by_the_runner():
     with pytest.raises(ConversionError, match="must be one of GET, POST, PUT, PATCH, DELETE"):
         rendered("https://example.com/", method="TRACE")
+
+
+def test_the_builders_live_test_sends_it(settings, merchant, receiver):  # noqa: F811
+    settings.HTTP_STEP_ALLOWED_HOSTS = ["127.0.0.1"]
+    step = {
+        "key": "tell",
+        "operation": "http.request",
+        "fields": {"url": receiver.url("/orders"), "body": '{"order": {{ trigger.number }}}'},
+    }
+    recipe = create_recipe(merchant, make_shop(merchant), {
+        "format": "cartly-automations/recipe@1", "name": "Tell my system",
+        "trigger": "cartly.order_created", "mode": "instant", "steps": [step],
+    })  # fmt: skip
+    browser = Client()
+    browser.force_login(merchant)
+
+    report = browser.post(f"/recipes/{recipe.pk}/test/", {"source": "sample", "live": "on"})
+    [item] = report.context["report"].steps
+
+    assert (item.status, item.message) == ("sent", "Sent.")
+    assert item.output["body"] == {"ok": True}
+    assert receiver.received[0].body == b'{"order": 1001}'
