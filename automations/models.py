@@ -227,5 +227,5 @@ class Event(models.Model):
 
 
 # Runs and polling live in their own modules; importing them here registers them with the app.
-from automations.models_polling import PollCursor, SubscriptionRepair  # noqa: E402,F401
+from automations.models_polling import PollCursor, SeenLevel, SubscriptionRepair  # noqa: E402,F401
 from automations.models_runs import Run, StepAttempt, StepRun  # noqa: E402,F401

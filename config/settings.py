@@ -122,6 +122,11 @@ if CARTLY_BASE_URL.startswith(("http://127.", "http://localhost", "http://[::1]"
 # fallback derives a key from SECRET_KEY so a local checkout works with no set-up.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
 
+# --- The HTTP step ("Send to another system", connectors/http) ------------------------------
+# Hosts it may call although they are not public (loopback, private networks): for local
+# development and tests only. Comma-separated names or IP literals, matched exactly.
+HTTP_STEP_ALLOWED_HOSTS = env_list("HTTP_STEP_ALLOWED_HOSTS", "")
+
 # --- Email (notifications) ---------------------------------------------------------------
 # The console backend prints emails in development; production sets an SMTP backend.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

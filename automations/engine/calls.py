@@ -80,19 +80,26 @@ def _found(job: Job, result: Any) -> Outcome:
     return Outcome(outcomes.HALTED, error=job.operation.nothing_found)
 
 
+def _service(job: Job) -> str:
+    return "The receiving system" if job.operation.app == "http" else "Cartly"
+
+
 def _settle(job: Job, result: Any, error: BaseException | None, now: datetime) -> None:
     if error is None:
         try:
             job.outcome = _found(job, result)
         except Exception as exc:  # noqa: BLE001 - a contract violation is permanent
-            job.outcome = outcomes.from_error(exc, job.attempt, now)
+            job.outcome = outcomes.from_error(exc, job.attempt, now, _service(job))
         return
-    job.outcome = outcomes.from_error(error, job.attempt, now)
+    job.outcome = outcomes.from_error(error, job.attempt, now, _service(job))
 
 
-def _call_all(jobs: list[Job], token: str) -> list[tuple[Job, Any, BaseException | None]]:
+def _call_all(jobs: list[Job], token: str | None = None,
+              clients: dict[int, Any] | None = None) -> list[tuple[Job, Any, Any]]:
+    """Make the calls at once: with a Cartly token, or each job's own client (HTTP steps)."""
     def one(job: Job):
-        client = CartlyClient(token, session=shared_session())
+        client = (clients[job.step_id] if clients is not None
+                  else CartlyClient(token, session=shared_session()))
         try:
             return job, _perform(job, client), None
         except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome
@@ -158,10 +165,26 @@ def _run_shop(jobs: list[Job], connection: Connection, gate: circuit.Gate, now: 
     return jobs
 
 
+def _run_http(jobs: list[Job], connections: dict[int, Connection], now: datetime) -> None:
+    """HTTP steps: each owner's client (signing secret, allowed hosts); no shop budget."""
+    from connectors.http.signing import http_client_for
+
+    by_owner = {connections[job.connection_id].owner_id for job in jobs}
+    owner_clients = {owner_id: http_client_for(owner_id) for owner_id in by_owner}
+    clients = {job.step_id: owner_clients[connections[job.connection_id].owner_id]
+               for job in jobs}
+    for job, result, error in _call_all(jobs, clients=clients):
+        _settle(job, result, error, now)
+
+
 def run_jobs(jobs: list[Job], connections: dict[int, Connection], now: datetime) -> set[str]:
     """Give every job an outcome; returns the shops whose open circuit a call just closed."""
+    waiting = [job for job in jobs if job.outcome is None]
+    http = [job for job in waiting if job.operation.app == "http"]
+    if http:
+        _run_http(http, connections, now)
     by_connection: dict[int, list[Job]] = defaultdict(list)
-    for job in jobs:
+    for job in waiting:
         if job.outcome is None:
             by_connection[job.connection_id].append(job)
     shops = {ratelimit.shop_key(connections[cid].shop_id) for cid in by_connection}

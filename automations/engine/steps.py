@@ -94,7 +94,8 @@ def _convert(job: calls.Job, row: claims.Claimed, operation, now: datetime) -> c
         job.outcome = outcomes.failed(str(exc))
         return job
     old_key = row.first_attempt_at is not None and now - row.first_attempt_at > KEY_MEMORY
-    if old_key and row.attempts > 1 and operation.kind == "action":
+    # Cartly forgets keys after a day; another system keeps its own rules for its keys.
+    if old_key and row.attempts > 1 and operation.kind == "action" and operation.app == "cartly":
         if getattr(operation, "after_key_expiry", None) is None:
             job.outcome = outcomes.failed(
                 "More than a day has passed since the first attempt, so Cartly no longer "
