@@ -1,5 +1,7 @@
 """Loops, paths, delays and error handling, run for real: a Celery worker, the sandbox shop."""
 
+import json
+
 import pytest
 from django.core import mail
 
@@ -7,6 +9,9 @@ from automations.documents import create_recipe
 from automations.engine.replay import cancel_run
 from automations.models import Recipe, Run, StepRun
 from connectors.cartly.client import CartlyClient, iter_pages
+from connectors.http import signing
+from connectors.http.request import SIGNATURE_HEADER
+from tests.connectors.http_receiver import Answer, receiver  # noqa: F401 (the fixture)
 from tests.automations.conftest import finished_runs, start_run, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -172,3 +177,44 @@ def test_a_recipe_that_keeps_failing_is_switched_off_and_the_merchant_told(
     assert recipe.consecutive_failures == 2
     assert "2 failed runs in a row" in recipe.paused_reason
     assert any("switched off" in message.subject for message in mail.outbox)
+
+
+def http_step(url: str, sign: str = "yes") -> dict:
+    return {"key": "tell", "operation": "http.request", "fields": {
+        "method": "POST", "url": url, "body_type": "json", "sign": sign,
+        "body": '{"order": "{{ trigger.id }}", "number": {{ trigger.number }}}'}}
+
+
+def test_an_http_step_posts_to_an_allowed_receiver_and_later_steps_read_its_answer(
+    connection, celery_worker, settings, receiver  # noqa: F811
+):
+    settings.HTTP_STEP_ALLOWED_HOSTS = ["127.0.0.1"]
+    signing.rotate(connection.owner)
+    receiver.answer(Answer(body=b'{"ticket": "T-77"}'))
+    recipe = recipe_of(connection, "cartly.order_created", http_step(receiver.url()), {
+        "key": "check", "filter": {"match": "all", "conditions": [
+            {"field": "steps.tell.body.ticket", "operator": "equals", "value": "T-77"}]}})
+
+    run = start_run(recipe, connection, {"id": "ord_HTTP", "number": 4242})
+
+    assert one_run(recipe).status == "succeeded"
+    sent = receiver.received[0]
+    assert json.loads(sent.body) == {"order": "ord_HTTP", "number": 4242}
+    assert sent.headers.get(SIGNATURE_HEADER)
+    assert StepRun.objects.get(run=run, key="tell").output["body"] == {"ticket": "T-77"}
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.1", "169.254.169.254"])
+def test_an_http_step_to_a_private_address_is_refused_without_the_setting(
+    connection, celery_worker, settings, address
+):
+    settings.HTTP_STEP_ALLOWED_HOSTS = []
+    recipe = recipe_of(connection, "cartly.order_created",
+                       http_step(f"http://{address}/hook", sign="no"))
+
+    run = start_run(recipe, connection, {"id": f"ord_SSRF{address}", "number": 1})
+
+    assert one_run(recipe).status == "failed"
+    step = StepRun.objects.get(run=run, key="tell")
+    assert step.status == "failed" and step.attempts == 1
+    assert address in step.error or "not allowed" in step.error.lower()
