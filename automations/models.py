@@ -43,6 +43,10 @@ class Recipe(models.Model):
     )
     # Bumped on every change of trigger, conditions or steps; each run records the one it used.
     version = models.PositiveIntegerField(default=1)
+    # Set when a disconnect of its shop switched it off, so reconnecting can offer it back.
+    off_by_disconnect = models.BooleanField(default=False)
+    # In the trash since then (off, runs kept); purged after settings.TRASH_RETENTION_DAYS.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,6 +66,10 @@ class Recipe(models.Model):
     @property
     def is_running(self) -> bool:
         return self.enabled and not self.paused_reason
+
+    @property
+    def in_trash(self) -> bool:
+        return self.deleted_at is not None
 
 
 class Step(models.Model):
