@@ -7,5 +7,4 @@ urlpatterns = [
     path("", views.connection_list, name="list"),
     path("cartly/connect/", views.connect, name="connect"),
     path("cartly/callback/", views.callback, name="callback"),
-    path("<int:pk>/disconnect/", views.disconnect, name="disconnect"),
 ]
