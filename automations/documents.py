@@ -17,7 +17,8 @@ from django.db import transaction
 from automations.engine import conditions, render
 from automations.models import Recipe, RecipeVersion, Step
 from connectors import registry
-from connectors.base import Action, FieldType, Search, Trigger
+from connectors.base import Action, Search, Trigger
+from connectors.convert import literal_problem
 from connectors.models import Connection
 
 FORMAT = "cartly-automations/recipe@1"
@@ -191,9 +192,8 @@ def _check_field_value(field, value: Any, path: str) -> list[Problem]:
     if not isinstance(value, str):
         return [Problem(path, f'Must be text (a template), e.g. "{value}"')]
     problems = [Problem(path, _where(p) + p.message) for p in render.validate_template(value)]
-    is_literal = "{{" not in value and "{%" not in value
-    if field.type == FieldType.CHOICE and is_literal and value and value not in field.choices:
-        problems.append(Problem(path, f"Must be one of {', '.join(field.choices)}"))
+    if (literal := literal_problem(field, value)) is not None:  # `ten` as an amount
+        problems.append(Problem(path, literal))
     return problems
 
 
