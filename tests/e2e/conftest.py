@@ -157,3 +157,33 @@ def log_in_to_sandbox(page: Page, merchant: dict) -> None:
     page.get_by_label("Username").fill(merchant["username"])
     page.get_by_label("Password").fill(merchant["password"])
     page.get_by_role("button", name="Log in").click()
+
+
+PHONE = {"width": 390, "height": 844}  # a common phone's CSS width
+
+
+def overflow_px(page: Page) -> int:
+    """How far the page is wider than the window: 0 means no horizontal scrolling."""
+    return page.evaluate(
+        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+        " - document.documentElement.clientWidth")
+
+
+def check_both_widths(page: Page, what: str) -> None:
+    """The page as it is, at 1280 px and at a phone's 390 px: no horizontal scrolling at
+    either; the window is back at 1280 px afterwards."""
+    for size in (VIEWPORT, PHONE, VIEWPORT):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(50)  # one layout pass after the resize
+        assert overflow_px(page) <= 0, f"{what} scrolls sideways at {size['width']} px"
+
+
+def log_in_as(page: Page, base_url: str, user, password: str) -> None:
+    log_in_to_engine(page, base_url, user.get_username(), password)
+
+
+def document_of(page: Page) -> dict:
+    """The builder's draft as the page would save it (the hidden #id_document field)."""
+    import json
+
+    return json.loads(page.locator("#id_document").input_value())
