@@ -92,7 +92,7 @@ def test_it_charts_runs_per_day_by_status(browser, recipe, outsider):
         assert f"></i>{label}</li>" in body  # the legend
     # Dates on the axis, one per day.
     first = days[0]["day"]
-    assert f"<span>{first:%b} {first.day}</span>" in body
+    assert f'<span class="long">{first:%b} {first.day}</span>' in body
 
 
 def test_it_links_recent_failures(browser, recipe):

@@ -124,6 +124,14 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
         context.close()
 
 
+@pytest.fixture
+def engine_url(public_server, cartly_settings, sandbox) -> str:  # noqa: F811
+    """Our live server, known to the sandbox as a redirect URI and as the hooks' base URL."""
+    sandbox.manage("sandbox_seed", "--redirect-uri",
+                   f"{public_server.url}/connections/cartly/callback/")
+    return public_server.url
+
+
 def screenshot(page: Page, name: str) -> Path:
     """A full-page PNG: under docs/screenshots/ with UPDATE_SCREENSHOTS=1, else var/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -40,14 +40,6 @@ SAMPLE_EMAIL = "jane.sample@example.com"
 SAMPLE_NUMBER = "1001"
 
 
-@pytest.fixture
-def engine_url(public_server, cartly_settings, sandbox) -> str:
-    """Our live server, known to the sandbox as a redirect URI and as the hooks' base URL."""
-    sandbox.manage("sandbox_seed", "--redirect-uri",
-                   f"{public_server.url}/connections/cartly/callback/")
-    return public_server.url
-
-
 def sign_up(page: Page, engine_url: str) -> None:
     page.goto(f"{engine_url}/signup/")
     username, password = NEWCOMER
@@ -143,7 +135,8 @@ def switch_on(page: Page, pk: int) -> None:
     expect(state).to_have_attribute("data-state", "ok")
     expect(state).to_have_text("Active")
     # Said once: the message names the new state without repeating the badge.
-    expect(page.get_by_role("status").first).to_have_text("“Thank new buyers” is on and runs instantly.")
+    expect(page.get_by_role("status").first).to_have_text(
+        "“Thank new buyers” is on and runs instantly.")
 
 
 def place_order(shop: Page, sandbox, buyer: str) -> str:
