@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from automations.models import Recipe
-from tests.e2e.conftest import check_both_widths, document_of, log_in_as, screenshot
+from tests.e2e.conftest import check_both_widths, document_of, log_in_as
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -206,4 +206,3 @@ def test_leaving_with_unsaved_changes_asks_first(page: Page, live_server, mercha
     expect(page.get_by_role("status").first).to_contain_text("Saved “Renamed, not saved”")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Recipes").click()
     expect(page.get_by_role("heading", name="Recipes", exact=True)).to_be_visible()
-    screenshot(page, "recipes")
