@@ -15,7 +15,8 @@ from typing import Any
 from automations.engine import conditions, render
 from automations.engine.tree import KINDS
 from connectors import registry
-from connectors.base import Action, FieldType, Search, Trigger
+from connectors.base import Action, Search, Trigger
+from connectors.convert import literal_problem
 
 FORMATS = ("cartly-automations/recipe@1", "cartly-automations/recipe@2")
 # Enough for any real shop workflow; a longer chain is a mistake or an abuse of the runner.
@@ -264,9 +265,9 @@ class Checker:
                 self.add(f"{path}.{spec.key}", f"Required by {op.label}")
 
     def literal(self, spec, value: str, path: str) -> None:
-        is_literal = "{{" not in value and "{%" not in value
-        if spec.type == FieldType.CHOICE and is_literal and value and value not in spec.choices:
-            self.add(path, f"Must be one of {', '.join(spec.choices)}")
+        problem = literal_problem(spec, value)  # `ten` as an amount, `tomorrow` as a date
+        if problem is not None:
+            self.add(path, problem)
 
 
 def _keys(steps: Any, found: dict[str, str], path: str = "steps") -> None:

@@ -47,6 +47,10 @@ class Recipe(models.Model):
     # `turn_off_after_failures`. The counter is reset by a run that succeeds.
     turn_off_after_failures = models.PositiveIntegerField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
+    # Set when a disconnect of its shop switched it off, so reconnecting can offer it back.
+    off_by_disconnect = models.BooleanField(default=False)
+    # In the trash since then (off, runs kept); purged after settings.TRASH_RETENTION_DAYS.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -66,6 +70,10 @@ class Recipe(models.Model):
     @property
     def is_running(self) -> bool:
         return self.enabled and not self.paused_reason
+
+    @property
+    def in_trash(self) -> bool:
+        return self.deleted_at is not None
 
 
 class Step(models.Model):

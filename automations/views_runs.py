@@ -58,7 +58,8 @@ def run_list(request):
     form = RunFilterForm(request.user, request.GET or None)
     runs = history.filter_runs(request.user, form.filters())
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [(run, history.run_summary(run)) for run in page.object_list]
+    rows = [(run, {**history.run_summary(run), "times": history.run_times(run)})
+            for run in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "automations/runs/run_list.html", {
@@ -113,6 +114,7 @@ def run_detail(request, pk: int):
     steps = [step_view(entry.row, entry) for entry in run_tree.entries(run.pk)]
     return render(request, "automations/runs/run_detail.html", {
         "run": run, "event": run.event, "steps": steps, "payload": pretty(run.event.payload),
+        "times": history.run_times(run),
         "replays": list(run.replays.order_by("-created_at", "-id")),
         "can_retry": run.step_runs.filter(
             status__in=[StepRun.Status.FAILED, StepRun.Status.WAITING]).exists(),

@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.TimeZoneMiddleware",  # pages in the merchant's time zone
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -224,6 +225,9 @@ SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
 # An event still `received` this long after it arrived lost its publish: the sweep runs it.
 SWEEP_EVENT_AFTER_SECONDS = env_int("SWEEP_EVENT_AFTER_SECONDS", 10)
 SUBSCRIPTION_SYNC_INTERVAL_SECONDS = env_int("SUBSCRIPTION_SYNC_INTERVAL_SECONDS", 60)
+# A deleted recipe stays in the trash (off, restorable, its runs readable) this long.
+TRASH_RETENTION_DAYS = env_int("TRASH_RETENTION_DAYS", 30)
+TRASH_PURGE_INTERVAL_SECONDS = env_int("TRASH_PURGE_INTERVAL_SECONDS", 3600)
 
 
 def _every(task: str, seconds: int) -> dict:
@@ -241,6 +245,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-events": _every("automations.sweep_events", SWEEP_INTERVAL_SECONDS),
     "sweep-runs": _every("automations.sweep_runs", SWEEP_INTERVAL_SECONDS),
     "sweep-waiting-steps": _every("automations.sweep_waiting_steps", SWEEP_INTERVAL_SECONDS),
+    "purge-trash": _every("automations.purge_trash", TRASH_PURGE_INTERVAL_SECONDS),
 }
 # One budget per shop for every call we make to it (connectors/ratelimit.py), kept under
 # Cartly's own limit so our calls meet our wait, not its 429. 0 turns the budget off.

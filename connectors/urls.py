@@ -8,6 +8,5 @@ urlpatterns = [
     path("", views.connection_list, name="list"),
     path("cartly/connect/", views.connect, name="connect"),
     path("cartly/callback/", views.callback, name="callback"),
-    path("<int:pk>/disconnect/", views.disconnect, name="disconnect"),
     path("http/signing-secret/", http_views.signing_secret, name="http_signing_secret"),
 ]

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from automations.models import Recipe, Run, StepRun
+from connectors import registry
 from connectors.models import Connection
 from notifications.models import Notification
 
@@ -52,30 +53,53 @@ def _trigger_words(run: Run) -> str:
     return f"{what} ({run.event.event_type})"
 
 
-def _failed_step_words(run: Run) -> str:
-    step = StepRun.objects.filter(run=run, status=StepRun.Status.FAILED).first()
-    if step is None or not step.error:
-        return ""
-    lines = [f"Step {step.position + 1} ({step.key}): {step.error}"]
+def _field_label(step: StepRun, name: str) -> str:
+    try:
+        fields = {f.key: f.label for f in registry.get(step.operation).input_fields}
+    except (registry.UnknownOperation, AttributeError):
+        fields = {}
+    return fields.get(name, name)
+
+
+def _clash_lines(step: StepRun) -> list[str]:
+    """Cartly's per-field messages, each with the value we sent: what clashed, named once."""
     fields = step.error_fields if isinstance(step.error_fields, dict) else {}
+    sent = step.rendered_input if isinstance(step.rendered_input, dict) else {}
+    lines = []
     for name, messages in fields.items():
-        text = "; ".join(messages) if isinstance(messages, list) else str(messages)
-        lines.append(f"  - {name}: {text}")
+        text = "; ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
+        value = sent.get(name)
+        shown = f" “{value}”" if value not in (None, "") else ""
+        lines.append(f"  - {_field_label(step, name)}{shown}: {text}")
+    return lines
+
+
+def _failure_words(run: Run) -> str:
+    """The failure said once: the run's reason, the step's own words only if the reason lacks
+    them, then the values Cartly refused."""
+    reason = run.failure_reason or "The run stopped with an error."
+    lines = [f"What went wrong: {reason}"]
+    step = StepRun.objects.filter(run=run, status=StepRun.Status.FAILED).first()
+    if step is None:
+        return lines[0]
+    if step.error and step.error not in reason:
+        lines.append(f"Step {step.position + 1} ({step.key}) said: {step.error}")
+    clashes = _clash_lines(step)
+    if clashes:
+        lines.append("Cartly refused " + ("this value:" if len(clashes) == 1 else "these values:"))
+        lines += clashes
     return "\n".join(lines)
 
 
 def run_failed_email(run: Run) -> tuple[str, str]:
     recipe = run.recipe
     subject = f"Your recipe “{recipe.name}” failed"
-    reason = run.failure_reason or "The run stopped with an error."
-    step = _failed_step_words(run)
     history = reverse("runs:list") + f"?recipe={recipe.pk}&status=failed"
     body = (
         f"Hello {run.recipe.owner.get_username()},\n\n"
         f"Your recipe “{recipe.name}” failed while handling {_trigger_words(run)}.\n\n"
-        f"What went wrong: {reason}\n"
-        + (f"{step}\n" if step and step not in reason else "")
-        + f"\nSee the run, fix the recipe or replay it:\n"
+        f"{_failure_words(run)}\n"
+        f"\nSee the run, fix the recipe or replay it:\n"
         f"{absolute(reverse('runs:detail', args=[run.pk]))}\n\n"
         f"We send at most one email per recipe an hour. Later failures are in your run "
         f"history:\n{absolute(history)}"

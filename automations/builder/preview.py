@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from automations.builder import picker
+from automations.builder import picker, pills
 from automations.engine import conditions, render
 from connectors import registry
 from connectors.base import Trigger
@@ -104,7 +104,7 @@ def preview_document(doc: Any, trigger_data: dict | None = None) -> dict[str, An
     """
     out: dict[str, Any] = {"fields": {}, "filters": {}}
     if not isinstance(doc, dict):
-        return {**out, **picker.picker_sources({})}
+        return {**out, **picker.picker_sources({}), "pills": {}}
     outputs: dict[str, dict] = {}
     if "filter" in doc:
         context = sample_context(doc, trigger_data, {})
@@ -117,4 +117,4 @@ def preview_document(doc: Any, trigger_data: dict | None = None) -> dict[str, An
         operation = picker.step_operation(step)
         if operation is not None and isinstance(step.get("key"), str):
             outputs[step["key"]] = dict(operation.sample)
-    return {**out, **picker.picker_sources(doc)}
+    return {**out, **picker.picker_sources(doc), "pills": pills.pill_labels(doc)}

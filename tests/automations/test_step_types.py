@@ -11,8 +11,8 @@ from automations.models import Recipe, Run, StepRun
 from connectors.cartly.client import CartlyClient, iter_pages
 from connectors.http import signing
 from connectors.http.request import SIGNATURE_HEADER
-from tests.connectors.http_receiver import Answer, receiver  # noqa: F401 (the fixture)
 from tests.automations.conftest import finished_runs, start_run, wait_for
+from tests.connectors.http_receiver import Answer, receiver  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FORMAT = "cartly-automations/recipe@2"
