@@ -129,6 +129,9 @@ class Trigger:
     # True where one object fires the event many times (every status change or edit), so
     # (event, id) alone would drop the second; see `dedupe_key`.
     dedupe_on_updated_at: bool = False
+    # The key of the object's own id in its data: "id" for most objects, "variant_id" for an
+    # inventory level (cartly-api.md, "Changelog events"), which has no `id` of its own.
+    id_field: str = "id"
     scopes: tuple[str, ...] = ()
     output_fields: tuple[OutputField, ...] = ()
     sample: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -137,6 +140,8 @@ class Trigger:
         _check_common(self, ())
         if (self.resource is None) != (self.poll_filter is None):
             raise ValueError(f"Trigger {self.key!r}: resource and poll_filter go together")
+        if not FIELD_KEY_PATTERN.match(self.id_field):
+            raise ValueError(f"Trigger {self.key!r}: id_field must be a key of its data")
 
     @property
     def kind(self) -> str:
@@ -146,11 +151,15 @@ class Trigger:
     def polls(self) -> bool:
         return self.resource is not None
 
+    def object_id(self, obj: Mapping[str, Any]) -> str:
+        """The id of the object the event is about; a KeyError names the missing key."""
+        return str(obj[self.id_field])
+
     def dedupe_key(self, obj: Mapping[str, Any]) -> tuple[str, ...]:
         """The same key whether the object came by hook or by polling."""
         if self.dedupe_on_updated_at:
-            return (self.event, str(obj["id"]), str(obj["updated_at"]))
-        return (self.event, str(obj["id"]))
+            return (self.event, self.object_id(obj), str(obj["updated_at"]))
+        return (self.event, self.object_id(obj))
 
 
 # perform(client, inputs, idempotency_key) -> the object the action made or changed.

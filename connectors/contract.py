@@ -34,11 +34,15 @@ def _check_object(operation: Operation, value: Any, what: str) -> dict[str, Any]
 
 
 def check_trigger_object(trigger: Trigger, obj: Any) -> dict[str, Any]:
-    """One object from a delivery's `data` or a poll: an object with a non-empty `id`."""
+    """One object from a delivery's `data` or a poll: an object with a non-empty id (the key
+    the trigger declares as `id_field`, `id` unless said otherwise)."""
     obj = _check_object(trigger, obj, "an object")
-    object_id = obj.get("id")
+    name = trigger.id_field
+    object_id = obj.get(name)
     if not isinstance(object_id, str | int) or isinstance(object_id, bool) or object_id == "":
-        raise ContractViolation(trigger, f"must yield objects with an id, got id={object_id!r}")
+        raise ContractViolation(
+            trigger, f"must yield objects with an id, got {name}={object_id!r}"
+        )
     if trigger.dedupe_on_updated_at and not obj.get("updated_at"):
         raise ContractViolation(trigger, "must yield objects with an updated_at")
     return obj
