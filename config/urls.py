@@ -5,6 +5,8 @@ from automations.views_connections import connection_detail
 from automations.views_dashboard import dashboard
 
 urlpatterns = [
+    # First: the busiest path, resolved on every delivery before any other pattern is tried.
+    path("hooks/cartly/", include("automations.urls_hooks")),
     path("admin/", admin.site.urls),
     path("api/", include("automations.api.urls")),
     path("connections/<int:pk>/", connection_detail, name="connection_detail"),
@@ -12,7 +14,6 @@ urlpatterns = [
     path("recipes/", include("automations.builder.urls")),
     path("runs/", include("automations.urls_runs")),
     path("notifications/", include("notifications.urls")),
-    path("hooks/cartly/", include("automations.urls_hooks")),
     path("", dashboard, name="home"),
     path("", include("accounts.urls")),
 ]

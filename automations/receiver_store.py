@@ -1,0 +1,180 @@
+"""Storing one checked delivery in the inbox: a single autocommitted statement.
+
+`INSERT … ON CONFLICT DO NOTHING RETURNING id` outside any transaction is one round trip and
+one durable commit (PostgreSQL's default synchronous_commit), where the ORM's
+`transaction.atomic()` + `save()` is BEGIN, INSERT and COMMIT plus a model instance and a
+query compile. The unique constraints, not a prior SELECT, decide what is a duplicate; only
+when the INSERT stored nothing do we look at which one refused it (DESIGN.md, step 2).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import NamedTuple
+
+import psycopg
+from django.db import DataError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from automations import receiver_targets
+from automations.models import Event, Subscription
+from automations.receiver_envelope import BadDelivery, Envelope
+from automations.receiver_targets import HookTarget
+
+# last_delivery_at is shown to merchants as "a minute ago"; writing it on every delivery would
+# make every delivery of a busy hook queue on that one row's lock.
+LAST_DELIVERY_RESOLUTION = timedelta(seconds=60)
+# Every column the INSERT fills: the model's other columns are nullable.
+EVENT_FIELDS = (
+    "connection",
+    "subscription",
+    "source",
+    "cartly_event_id",
+    "event_type",
+    "object_id",
+    "dedupe_key",
+    "payload",
+    "raw_body",
+    "status",
+    "occurred_at",
+    "received_at",
+    "dispatch_attempts",
+)
+# Fields whose value the database backend must adapt (JSON, and times for SQLite).
+ADAPTED_FIELDS = frozenset({"payload", "occurred_at", "received_at"})
+CANNOT_STORE = "The delivery holds a value the inbox cannot store."
+
+_sql: dict[str, str] = {}  # by database vendor
+
+
+def _insert_sql() -> str:
+    vendor = connection.vendor
+    if vendor not in _sql:
+        quote = connection.ops.quote_name
+        meta = Event._meta
+        columns = ", ".join(quote(meta.get_field(name).column) for name in EVENT_FIELDS)
+        placeholders = ", ".join(["%s"] * len(EVENT_FIELDS))
+        _sql[vendor] = (
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "
+            f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+        )
+    return _sql[vendor]
+
+
+def _adapted(values: dict) -> list:
+    """The values in EVENT_FIELDS order, prepared as the ORM would prepare them."""
+    meta = Event._meta
+    return [
+        meta.get_field(name).get_db_prep_save(values[name], connection)
+        if name in ADAPTED_FIELDS
+        else values[name]
+        for name in EVENT_FIELDS
+    ]
+
+
+def _execute(values: dict) -> int | None:
+    sql, params = _insert_sql(), _adapted(values)
+    if connection.vendor == "postgresql":
+        row = _fetch_server_bound(sql, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _fetch_server_bound(sql: str, params: list) -> tuple | None:
+    """One row of `sql`, its parameters bound by PostgreSQL rather than by us.
+
+    Django's psycopg cursors bind on the client: every value, the body twice over, is quoted
+    into the statement's text, which the server then parses whole. A server-binding cursor
+    sends the statement and its values apart, in the one round trip. Django still opens and
+    health-checks the connection and translates errors, and the statement is logged where
+    Django logs queries (tests count it there).
+    """
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return row
+
+
+def insert_event(values: dict) -> int | None:
+    """The new row's id, or None when a unique constraint already holds this event or change.
+
+    Outside a transaction (every web request) the statement commits on its own. Inside a
+    caller's transaction (a test's), a savepoint keeps a refused INSERT from breaking it.
+    """
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                return _execute(values)
+        return _execute(values)
+    except DataError:
+        # e.g. a NUL character PostgreSQL's jsonb refuses: resending will not help.
+        raise BadDelivery(CANNOT_STORE) from None
+
+
+def event_values(
+    target: HookTarget, envelope: Envelope, raw_body: str, status: str, key: str | None
+) -> dict:
+    return {
+        "connection": target.connection_id,
+        "subscription": target.subscription_id,
+        "source": Event.Source.WEBHOOK.value,
+        "cartly_event_id": envelope.event_id,
+        "event_type": envelope.event_type,
+        "object_id": envelope.object_id,
+        "dedupe_key": key,
+        "payload": envelope.data,
+        "raw_body": raw_body,
+        "status": status,
+        "occurred_at": envelope.created_at,
+        "received_at": timezone.now(),
+        "dispatch_attempts": 0,
+    }
+
+
+class Stored(NamedTuple):
+    """The row a delivery became (None: Cartly's retry of one we hold) and its status."""
+
+    event_id: int | None
+    status: str
+
+
+def store(values: dict) -> Stored:
+    """Store the event once, whatever Cartly or polling already brought."""
+    event_id = insert_event(values)
+    if event_id is not None:
+        return Stored(event_id, values["status"])
+    inbox = Event.objects.filter(connection_id=values["connection"])
+    if inbox.filter(cartly_event_id=values["cartly_event_id"]).exists():
+        return Stored(None, values["status"])  # a retry of a delivery we hold
+    key = values["dedupe_key"]
+    if key is None or not inbox.filter(dedupe_key=key).exists():
+        # Neither constraint explains the refusal: never answer 200 for what was not stored.
+        raise BadDelivery(CANNOT_STORE)
+    # Another row (e.g. found by polling) already holds this change: keep this one as a
+    # duplicate, without the key, and run nothing for it. None: a parallel retry of this
+    # very delivery stored it first.
+    duplicate = Event.Status.DUPLICATE.value
+    return Stored(insert_event({**values, "dedupe_key": None, "status": duplicate}), duplicate)
+
+
+def note_delivery(target: HookTarget, token: str) -> None:
+    """Move last_delivery_at forward, at most once per LAST_DELIVERY_RESOLUTION."""
+    now = timezone.now()
+    last = target.last_delivery_at
+    if last is not None and now - last < LAST_DELIVERY_RESOLUTION:
+        return
+    # Conditional, so that processes holding the same old value write once between them.
+    cutoff = now - LAST_DELIVERY_RESOLUTION
+    older = Q(last_delivery_at__isnull=True) | Q(last_delivery_at__lt=cutoff)
+    Subscription.objects.filter(older, pk=target.subscription_id).update(last_delivery_at=now)
+    receiver_targets.forget(token)  # the next delivery reads the new value
