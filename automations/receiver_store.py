@@ -14,7 +14,8 @@ from datetime import timedelta
 from typing import NamedTuple
 
 import psycopg
-from django.db import DataError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DataError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q
 from django.utils import timezone
 
@@ -47,45 +48,46 @@ ADAPTED_FIELDS = frozenset({"payload", "occurred_at", "received_at"})
 CANNOT_STORE = "The delivery holds a value the inbox cannot store."
 
 _sql: dict[str, str] = {}  # by database vendor
+# Each `django.db.connection.x` looks up this thread's connection again: the hot path
+# fetches it once per delivery (`db`) and passes it on.
 
 
-def _insert_sql() -> str:
-    vendor = connection.vendor
-    if vendor not in _sql:
-        quote = connection.ops.quote_name
+def _insert_sql(db: BaseDatabaseWrapper) -> str:
+    if db.vendor not in _sql:
+        quote = db.ops.quote_name
         meta = Event._meta
         columns = ", ".join(quote(meta.get_field(name).column) for name in EVENT_FIELDS)
         placeholders = ", ".join(["%s"] * len(EVENT_FIELDS))
-        _sql[vendor] = (
+        _sql[db.vendor] = (
             f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "
             f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
         )
-    return _sql[vendor]
+    return _sql[db.vendor]
 
 
-def _adapted(values: dict) -> list:
+def _adapted(values: dict, db: BaseDatabaseWrapper) -> list:
     """The values in EVENT_FIELDS order, prepared as the ORM would prepare them."""
     meta = Event._meta
     return [
-        meta.get_field(name).get_db_prep_save(values[name], connection)
+        meta.get_field(name).get_db_prep_save(values[name], db)
         if name in ADAPTED_FIELDS
         else values[name]
         for name in EVENT_FIELDS
     ]
 
 
-def _execute(values: dict) -> int | None:
-    sql, params = _insert_sql(), _adapted(values)
-    if connection.vendor == "postgresql":
-        row = _fetch_server_bound(sql, params)
+def _execute(values: dict, db: BaseDatabaseWrapper) -> int | None:
+    sql, params = _insert_sql(db), _adapted(values, db)
+    if db.vendor == "postgresql":
+        row = _fetch_server_bound(sql, params, db)
     else:
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
     return row[0] if row else None
 
 
-def _fetch_server_bound(sql: str, params: list) -> tuple | None:
+def _fetch_server_bound(sql: str, params: list, db: BaseDatabaseWrapper) -> tuple | None:
     """One row of `sql`, its parameters bound by PostgreSQL rather than by us.
 
     Django's psycopg cursors bind on the client: every value, the body twice over, is quoted
@@ -94,14 +96,14 @@ def _fetch_server_bound(sql: str, params: list) -> tuple | None:
     health-checks the connection and translates errors, and the statement is logged where
     Django logs queries (tests count it there).
     """
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
     started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    if connection.queries_logged:
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    if db.queries_logged:
+        db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return row
 
 
@@ -111,11 +113,12 @@ def insert_event(values: dict) -> int | None:
     Outside a transaction (every web request) the statement commits on its own. Inside a
     caller's transaction (a test's), a savepoint keeps a refused INSERT from breaking it.
     """
+    db = connections[DEFAULT_DB_ALIAS]
     try:
-        if connection.in_atomic_block:
+        if db.in_atomic_block:
             with transaction.atomic():
-                return _execute(values)
-        return _execute(values)
+                return _execute(values, db)
+        return _execute(values, db)
     except DataError:
         # e.g. a NUL character PostgreSQL's jsonb refuses: resending will not help.
         raise BadDelivery(CANNOT_STORE) from None
