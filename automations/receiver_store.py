@@ -9,12 +9,20 @@ when the INSERT stored nothing do we look at which one refused it (DESIGN.md, st
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from typing import NamedTuple
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, DataError, connections, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DataError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    transaction,
+)
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q
 from django.utils import timezone
@@ -23,6 +31,8 @@ from automations import receiver_targets
 from automations.models import Event, Subscription
 from automations.receiver_envelope import BadDelivery, Envelope
 from automations.receiver_targets import HookTarget
+
+log = logging.getLogger(__name__)
 
 # last_delivery_at is shown to merchants as "a minute ago"; writing it on every delivery would
 # make every delivery of a busy hook queue on that one row's lock.
@@ -92,17 +102,33 @@ def _fetch_server_bound(sql: str, params: list, db: BaseDatabaseWrapper) -> tupl
 
     Django's psycopg cursors bind on the client: every value, the body twice over, is quoted
     into the statement's text, which the server then parses whole. A server-binding cursor
-    sends the statement and its values apart, in the one round trip. Django still opens and
-    health-checks the connection and translates errors, and the statement is logged where
-    Django logs queries (tests count it there).
+    sends the statement and its values apart, in the one round trip.
+
+    A connection kept from an earlier request would first be health-checked by Django
+    (CONN_HEALTH_CHECKS: a SELECT 1, one more round trip per delivery). Here the statement
+    is the check: if it fails on a kept connection, that connection is dropped and the
+    statement made once more on a new one, as the check would have done. Making it twice is
+    harmless: ON CONFLICT DO NOTHING, and `store` finds a first attempt that did commit.
     """
-    db.close_if_health_check_failed()
+    kept = db.connection is not None and db.health_check_enabled and not db.health_check_done
+    db.health_check_done = True
+    try:
+        return _run_server_bound(sql, params, db)
+    except (OperationalError, InterfaceError) as exc:
+        if not kept or db.in_atomic_block:
+            raise
+        log.info("dropping a database connection that failed: %s", type(exc).__name__)
+        db.close()
+        return _run_server_bound(sql, params, db)
+
+
+def _run_server_bound(sql: str, params: list, db: BaseDatabaseWrapper) -> tuple | None:
     db.ensure_connection()
     started = time.monotonic()
     with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    if db.queries_logged:
+    if db.queries_logged:  # where Django logs queries (tests count them there)
         db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return row
 
