@@ -272,9 +272,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"hide_hook_tokens": {"()": "config.log_filters.HideHookTokens"}},
+    # A hook's path holds its secret token (config/log_filters.py): the filter rewrites the
+    # record itself, so every handler after it sees the path without the token.
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["hide_hook_tokens"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        # runserver's access lines: through our handler, whose filter hides hook tokens.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # At DEBUG these log Basic auth headers and token bodies: never below WARNING.
         "oauthlib": {"level": "WARNING"},
