@@ -25,7 +25,7 @@ FIELDS = {
     "code": "THANKS-{{ trigger.number }}",
     "value": "{{ trigger.total_price|percent_of(10) }}",
     "note": "Order #{{ trigger.number }} of {{ trigger.line_items|length }} items, "
-            "{{ trigger.total_price|money(trigger.currency) }}",
+    "{{ trigger.total_price|money(trigger.currency) }}",
     "tags": "{% for item in trigger.line_items %}{{ item.sku|lower }},{% endfor %}vip",
 }
 LABELS = {key: key.replace("_", " ").title() for key in FIELDS}
@@ -33,7 +33,10 @@ LABELS = {key: key.replace("_", " ").title() for key in FIELDS}
 
 def context(number: int) -> dict:
     trigger = {
-        "id": f"ord_{number}", "number": number, "total_price": "129.90", "currency": "USD",
+        "id": f"ord_{number}",
+        "number": number,
+        "total_price": "129.90",
+        "currency": "USD",
         "customer": {"id": "cus_1", "email": f"ann{number}@example.test", "first_name": "Ann"},
         "line_items": [{"sku": f"SKU-{i}", "quantity": 1, "price": "43.30"} for i in range(3)],
     }

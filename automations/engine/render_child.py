@@ -79,8 +79,11 @@ class ChildRenderer:
             self.progress = mmap.mmap(block.fileno(), PROGRESS.size)
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "automations.engine.render_worker", str(block.fileno())],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
-                pass_fds=(block.fileno(),), cwd=PROJECT_ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                bufsize=0,
+                pass_fds=(block.fileno(),),
+                cwd=PROJECT_ROOT,
                 env=render_limits.child_environment(PROJECT_ROOT),
             )
         self.buffer.clear()
@@ -123,12 +126,17 @@ class ChildRenderer:
             start = done
         return answers  # type: ignore[return-value]
 
-    def _round_trip(self, jobs: list[Job], start: int, limits: Limits,
-                    answers: list) -> int:
+    def _round_trip(self, jobs: list[Job], start: int, limits: Limits, answers: list) -> int:
         """Send jobs[start:], collect answers; the index of the first job still to do."""
         self.batch_number += 1
-        batch = Batch(self.batch_number, jobs[start:], start, limits.field_seconds,
-                      limits.step_seconds, self._cpu_budget(jobs[start:], limits))
+        batch = Batch(
+            self.batch_number,
+            jobs[start:],
+            start,
+            limits.field_seconds,
+            limits.step_seconds,
+            self._cpu_budget(jobs[start:], limits),
+        )
         payload = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
         sent_at = time.monotonic()
         try:
@@ -156,8 +164,9 @@ class ChildRenderer:
 
     # -- waiting for one answer ------------------------------------------------------------
 
-    def _next_answer(self, jobs: list[Job], index: int, limits: Limits,
-                     sent_at: float) -> dict[str, Any] | None:
+    def _next_answer(
+        self, jobs: list[Job], index: int, limits: Limits, sent_at: float
+    ) -> dict[str, Any] | None:
         """The answer to jobs[index]; a failure answer if it overran or killed the child;
         None when the child stopped before starting it (nothing to blame on that job)."""
         job = jobs[index]
@@ -196,14 +205,21 @@ class ChildRenderer:
         if (number, job_index) != (self.batch_number, index):
             # Not begun yet: the child is starting, reading the batch, or answering the job
             # before. Starting a fresh interpreter is the slow part.
-            candidates = [Deadline(sent_at + render_limits.CHILD_START_SECONDS,
-                                   render_limits.RENDERER_UNAVAILABLE)]
+            candidates = [
+                Deadline(
+                    sent_at + render_limits.CHILD_START_SECONDS, render_limits.RENDERER_UNAVAILABLE
+                )
+            ]
         else:
             candidates = [
-                Deadline(field_started + limits.field_seconds + grace,
-                         render_limits.field_overdue(limits.field_seconds)),
-                Deadline(job_started + limits.step_seconds + grace,
-                         render_limits.step_overdue(limits.step_seconds)),
+                Deadline(
+                    field_started + limits.field_seconds + grace,
+                    render_limits.field_overdue(limits.field_seconds),
+                ),
+                Deadline(
+                    job_started + limits.step_seconds + grace,
+                    render_limits.step_overdue(limits.step_seconds),
+                ),
             ]
         if job.outer is not None:
             candidates.append(Deadline(job.outer.at + grace, job.outer.overdue))
@@ -231,7 +247,7 @@ class ChildRenderer:
         end = FRAME_HEADER.size + size
         if len(self.buffer) < end:
             return None
-        frame = bytes(self.buffer[FRAME_HEADER.size:end])
+        frame = bytes(self.buffer[FRAME_HEADER.size : end])
         del self.buffer[:end]
         return frame
 
@@ -249,7 +265,7 @@ class ChildRenderer:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _checked(frame: bytes, job: Job, index: int) -> dict[str, Any] | None:
@@ -258,12 +274,18 @@ def _checked(frame: bytes, job: Job, index: int) -> dict[str, Any] | None:
         answer = json.loads(frame)
         ok, error = answer.get("ok"), answer.get("error")
         seconds = float(answer.get("s", 0.0))
-        if answer.get("i") == index and isinstance(ok, dict) and all(
-            isinstance(v, str) for v in ok.values()
-        ) and set(ok) <= set(job.templates):
+        if (
+            answer.get("i") == index
+            and isinstance(ok, dict)
+            and all(isinstance(v, str) for v in ok.values())
+            and set(ok) <= set(job.templates)
+        ):
             return {"ok": ok, "s": seconds}
-        if answer.get("i") == index and isinstance(error, list) and len(error) == 3 and all(
-            isinstance(part, str) for part in error
+        if (
+            answer.get("i") == index
+            and isinstance(error, list)
+            and len(error) == 3
+            and all(isinstance(part, str) for part in error)
         ):
             return {"error": error, "s": seconds}
     except (ValueError, AttributeError, TypeError):

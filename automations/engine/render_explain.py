@@ -77,8 +77,9 @@ def _syntax_offset(source: str) -> int | None:
     where = {"start": 0, "end": 0}
     parser = Parser(ENV, "")
     lexer = ENV.lexer
-    parser.stream = TokenStream(lexer.wrap(_tracked(source, lexer.tokeniter(source, None), where)),
-                                None, None)
+    parser.stream = TokenStream(
+        lexer.wrap(_tracked(source, lexer.tokeniter(source, None), where)), None, None
+    )
     try:
         parser.parse()
     except TemplateSyntaxError:

@@ -84,8 +84,13 @@ class Missing(ChainableUndefined, StrictUndefined):
 
     __slots__ = ()
 
-    def __init__(self, hint: str | None = None, obj: Any = missing, name: str | None = None,
-                 exc: type[Exception] = UndefinedError) -> None:
+    def __init__(
+        self,
+        hint: str | None = None,
+        obj: Any = missing,
+        name: str | None = None,
+        exc: type[Exception] = UndefinedError,
+    ) -> None:
         if exc is UndefinedError:  # keep SecurityError from the sandbox as it is
             exc = functools.partial(MissingValue, undefined=self)  # type: ignore[assignment]
         super().__init__(hint, obj, name, exc)
@@ -139,7 +144,10 @@ _GROWING_FILTERS: dict[str, Estimate] = {
     "format": lambda s, a, k: _check_format(str(s)),
 }
 _GROWING_METHODS: dict[str, Estimate] = {
-    "center": _WIDTH, "ljust": _WIDTH, "rjust": _WIDTH, "zfill": _WIDTH,
+    "center": _WIDTH,
+    "ljust": _WIDTH,
+    "rjust": _WIDTH,
+    "zfill": _WIDTH,
     "expandtabs": lambda s, a, k: len(s) + s.count("\t") * _int_arg(a, k, "tabsize", 8),
     "replace": _replaced_size,
     "join": lambda s, a, k: _joined_size(_arg(a, k, 0, "iterable", ()), s),
@@ -156,7 +164,7 @@ def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)  # also copies `jinja_pass_arg`, so Jinja still passes it
     def guarded(*args: Any, **kwargs: Any) -> Any:
         _tick()
-        _check_size(estimate(args[offset], args[offset + 1:], kwargs))
+        _check_size(estimate(args[offset], args[offset + 1 :], kwargs))
         return func(*args, **kwargs)
 
     return guarded
@@ -203,21 +211,39 @@ class _BoundLoopsAndJoins(NodeTransformer):
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
-        node.iter = nodes.Call(nodes.EnvironmentAttribute("bounded_iter"), [node.iter], [],
-                               None, None, lineno=node.lineno)
+        node.iter = nodes.Call(
+            nodes.EnvironmentAttribute("bounded_iter"),
+            [node.iter],
+            [],
+            None,
+            None,
+            lineno=node.lineno,
+        )
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         self.generic_visit(node)
-        return nodes.Call(nodes.EnvironmentAttribute("bounded_concat"), node.nodes, [],
-                          None, None, lineno=node.lineno)
+        return nodes.Call(
+            nodes.EnvironmentAttribute("bounded_concat"),
+            node.nodes,
+            [],
+            None,
+            None,
+            lineno=node.lineno,
+        )
 
 
 class _GuardedEnvironment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
-    def compile(self, source: Any, name: str | None = None, filename: str | None = None,
-                raw: bool = False, defer_init: bool = False) -> Any:
+    def compile(
+        self,
+        source: Any,
+        name: str | None = None,
+        filename: str | None = None,
+        raw: bool = False,
+        defer_init: bool = False,
+    ) -> Any:
         if isinstance(source, str):
             source = _BoundLoopsAndJoins().visit(self.parse(source, name, filename))
             source.set_environment(self)

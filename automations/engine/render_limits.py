@@ -105,6 +105,7 @@ def rss_bytes(pid: int | str = "self") -> int:
 def child_environment(project_root: str) -> dict[str, str]:
     """What the child needs from the environment, and nothing secret (no SECRET_KEY, no
     database or broker URL): a template that escaped the sandbox would find nothing to use."""
-    keep = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ")
-            if name in os.environ}
+    keep = {
+        name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ") if name in os.environ
+    }
     return {**keep, "PYTHONPATH": project_root, "PYTHONDONTWRITEBYTECODE": "1"}

@@ -60,7 +60,7 @@ class Batch:
 def write_frame(fd: int, body: bytes) -> None:
     data = memoryview(FRAME_HEADER.pack(len(body)) + body)
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def read_exactly(stream: BinaryIO, size: int) -> bytes | None:
