@@ -18,7 +18,7 @@ class StepInline(admin.TabularInline):
 class RecipeAdminForm(forms.ModelForm):
     class Meta:
         model = Recipe
-        fields = "__all__"
+        fields = ("owner", "connection")  # the admin adds the rest of its fields
 
     def clean(self):
         cleaned = super().clean()
