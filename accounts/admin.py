@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from accounts.models import ApiToken
 
@@ -45,5 +46,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "token": obj, "raw": raw,
                    "opts": self.opts, "title": "New API token"}
         response = TemplateResponse(request, "admin/accounts/apitoken/created.html", context)
-        response["Cache-Control"] = "no-store"  # nor in the browser's cache
+        add_never_cache_headers(response)  # nor kept in the browser's cache
         return response

@@ -150,11 +150,10 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Hashed, compressed names after collectstatic, cached by browsers for a year.
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Compressed copies made by collectstatic. Not the hashed-names (manifest) variant: it
+    # cannot render a page before collectstatic has run, which tests and checkouts do.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Before collectstatic has run (tests, a fresh checkout), pages still render, with plain names.
-WHITENOISE_MANIFEST_STRICT = False
 
 # The sandbox runs on the same host in development: distinct cookie names keep the two
 # sites' sessions apart (browsers share cookies across ports).
@@ -308,5 +307,7 @@ LOGGING = {
         # At DEBUG these log Basic auth headers and token bodies: never below WARNING.
         "oauthlib": {"level": "WARNING"},
         "requests_oauthlib": {"level": "WARNING"},
+        # A line per successful login is noise; lockouts are logged as warnings.
+        "axes": {"level": "WARNING"},
     },
 }
