@@ -6,11 +6,13 @@ Connected in AutomationsConfig.ready(): connectors send the signals and know not
 from django.dispatch import receiver
 
 from automations import subscriptions
+from automations.models import Subscription
 from connectors.models import Connection
 from connectors.signals import (
     connection_connected,
     connection_disconnected,
     connection_needs_reconnect,
+    hooks_owned_by,
 )
 
 
@@ -29,3 +31,9 @@ def on_connection_connected(sender, connection: Connection, **kwargs) -> None:
     from automations.resume import resume_connection  # imports the engine: only when needed
 
     resume_connection(connection)
+
+
+@receiver(hooks_owned_by, dispatch_uid="automations.hooks_owned_by")
+def on_hooks_owned_by(sender, connection: Connection, **kwargs) -> tuple[set[str], set[str]]:
+    rows = Subscription.objects.filter(connection=connection).values_list("token", "remote_id")
+    return {token for token, _ in rows}, {remote_id for _, remote_id in rows if remote_id}
