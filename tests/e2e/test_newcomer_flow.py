@@ -41,7 +41,9 @@ SAMPLE_NUMBER = "1001"
 
 @pytest.fixture
 def engine_url(public_server, cartly_settings, sandbox) -> str:
-    """Our live server, known to the sandbox as a redirect URI and as the hooks' base URL."""
+    """Our live server, known to the sandbox as a redirect URI and as the hooks' base URL,
+    with sign-up open (SIGNUP_OPEN: closed by default in production)."""
+    cartly_settings.SIGNUP_OPEN = True
     sandbox.manage("sandbox_seed", "--redirect-uri",
                    f"{public_server.url}/connections/cartly/callback/")
     return public_server.url

@@ -105,3 +105,19 @@ def test_a_hostile_template_fails_its_run_on_the_worker(
     step = StepRun.objects.get(run=run)
     assert step.status == "failed" and step.error in errors
     assert step.error in run.failure_reason
+
+
+@pytest.mark.parametrize(
+    "template", ["{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}", "{{ x" + "|e" * 3000 + " }}"]
+)
+def test_a_template_nested_too_deeply_is_a_problem_at_save_not_an_error(mallory, template):
+    document = one_step_document("cartly.order_created", note_step(template))
+    with measured() as cost:
+        problems = post_json(mallory, "/recipes/validate/", {"document": document})["problems"]
+        fields = post_json(mallory, "/recipes/preview/", {"document": document})["fields"]
+    assert_contained(cost)
+    assert {
+        "path": "steps[0].fields.note",
+        "message": "Line 1: the template nests too deeply",
+    } in problems
+    assert "the template nests too deeply" in fields["steps[0].fields.note"]["error"]
