@@ -117,7 +117,13 @@ class ChildRenderer:
         while start < len(jobs):
             if self.process is None:
                 self._start()
-            done = self._round_trip(jobs, start, limits, answers)
+            try:
+                done = self._round_trip(jobs, start, limits, answers)
+            except BaseException:
+                # Interrupted mid-batch (a task's soft time limit, a signal): the child may
+                # still be writing answers nobody will read. Start the next call afresh.
+                self.stop()
+                raise
             fruitless = 0 if done > start else fruitless + 1
             if fruitless > MAX_FRUITLESS_STARTS:
                 for index in range(start, len(jobs)):

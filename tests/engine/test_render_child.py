@@ -2,10 +2,12 @@
 prefork child, a gunicorn worker), replaced when it is killed."""
 
 import os
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import billiard
+import pytest
 
 from automations.engine import render, render_child
 
@@ -41,3 +43,25 @@ def test_a_killed_child_is_replaced_on_the_next_call():
     os.kill(first, 9)
     text, second, _ = rendered_with_child(1)
     assert text == "ord_1-1" and second not in (None, first)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_call_interrupted_mid_batch_leaves_no_stale_answer_behind():
+    # Celery's soft time limit raises inside the task wherever it is, as this alarm does.
+    slow = "{{ ('a' * 65000)|wordwrap(2, wrapstring='aaaaaaaa')|wordwrap(1)|length }}"
+
+    def interrupt(signum, frame):
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(Interrupted):
+            render.render_many([({"n": slow}, CONTEXT, {}), ({"n": "stale"}, CONTEXT, {})])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert rendered_with_child(5)[0] == "ord_1-5"
