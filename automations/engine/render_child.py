@@ -208,7 +208,11 @@ class ChildRenderer:
         """When to stop waiting for this job, and what to say then."""
         number, job_index, _, job_started, field_started = self._progress()
         grace = render_limits.KILL_GRACE_SECONDS
-        if (number, job_index) != (self.batch_number, index):
+        # The child may be preempted halfway through writing the block: a new job number
+        # beside the times of an earlier job. Times from before this batch was sent, or out
+        # of order, are such a torn read, not an overrun: look again shortly.
+        begun = (number, job_index) == (self.batch_number, index)
+        if not begun or not sent_at <= job_started <= field_started:
             # Not begun yet: the child is starting, reading the batch, or answering the job
             # before. Starting a fresh interpreter is the slow part.
             candidates = [

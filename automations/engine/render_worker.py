@@ -87,7 +87,10 @@ def render_job(job: Job, batch: Batch, index: int, progress: mmap.mmap) -> dict[
     for position, (key, source) in enumerate(job.templates.items()):
         label = job.labels.get(key, key)
         field_started = time.monotonic()
-        PROGRESS.pack_into(progress, 0, batch.number, index, position, job_started, field_started)
+        # One copy of packed bytes (pack_into would zero the block first, then fill it in).
+        progress[: PROGRESS.size] = PROGRESS.pack(
+            batch.number, index, position, job_started, field_started
+        )
         try:
             if not isinstance(source, str):
                 raise Unusable(None, "must be text")
