@@ -25,9 +25,10 @@ class InvalidLink(Exception):
 
 
 def is_confirmed(user) -> bool:
-    return bool(user.email) and ConfirmedAddress.objects.filter(
-        user=user, email__iexact=user.email
-    ).exists()
+    return (
+        bool(user.email)
+        and ConfirmedAddress.objects.filter(user=user, email__iexact=user.email).exists()
+    )
 
 
 def confirmed_recipient(user) -> str | None:
