@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SANDBOX := --settings=sandbox.settings
 ENGINE_URL ?= http://127.0.0.1:8000
+SANDBOX_URL ?= http://127.0.0.1:8001
 
 .PHONY: install run sandbox test test-sandbox test-engine test-e2e screenshots lint bench clean
 
@@ -17,6 +18,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The whole thing on embedded defaults: engine on :8000, Celery worker and beat, sandbox on :8001.
+# config/devrun.py seeds the sandbox, starts the Procfile and prints the logins once all is up;
+# Ctrl-C stops everything and ends cleanly.
 # Development by choice: the settings are production ones unless DEBUG is set (README,
 # "Production"); DEBUG=1 also opens sign-up and derives the token key from SECRET_KEY.
 run: export DEBUG ?= 1
@@ -24,9 +27,7 @@ run: export SIGNUP_OPEN ?= 1
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py migrate --no-input $(SANDBOX)
-	$(BIN)/python manage.py sandbox_seed $(SANDBOX) --redirect-uri $(ENGINE_URL)/connections/cartly/callback/ --env-file var/run.env
-	-$(BIN)/python manage.py demo_user
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho --env var/run.env --procfile Procfile start
+	$(BIN)/python -m config.devrun --engine-url $(ENGINE_URL) --sandbox-url $(SANDBOX_URL)
 
 # The sandbox alone, in the foreground: its server and its delivery worker, seeded.
 sandbox: $(STAMP)
@@ -61,4 +62,4 @@ lint: $(STAMP)
 bench: $(STAMP) ; $(BIN)/python -m bench.receiver && $(BIN)/python -m bench.throughput --concurrency 2  # bench/README.md; not tests
 
 clean:
-	rm -rf var/*.sqlite3* var/celery var/run.env var/sandbox-seed.json
+	rm -rf var/*.sqlite3* var/celery var/run.env var/sandbox-seed.json var/*-login.json

@@ -74,3 +74,7 @@ class ApiToken(models.Model):
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
             cls.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user
+
+
+# The merchant's settings (time zone) live in their own module.
+from accounts.models_profile import Profile  # noqa: E402,F401

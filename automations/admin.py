@@ -34,8 +34,8 @@ class RecipeAdminForm(forms.ModelForm):
 class RecipeAdmin(admin.ModelAdmin):
     form = RecipeAdminForm
     list_display = ("name", "owner", "connection", "trigger", "mode", "enabled",
-                    "paused_reason", "version", "updated_at")
-    list_filter = ("enabled", "mode", "trigger")
+                    "paused_reason", "version", "deleted_at", "updated_at")
+    list_filter = ("enabled", "mode", "trigger", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "owner__username", "connection__shop_domain")
     readonly_fields = ("version", "event_type", "created_at", "updated_at")
     inlines = [StepInline]
@@ -43,11 +43,17 @@ class RecipeAdmin(admin.ModelAdmin):
 
     @admin.action(description="Turn on the selected recipes")
     def enable(self, request, queryset):
-        from automations.subscriptions import enable_recipe
+        from automations.subscriptions import CannotEnable, enable_recipe
 
+        turned_on = 0
         for recipe in queryset:
-            enable_recipe(recipe)
-        self.message_user(request, f"Turned on {queryset.count()} recipe(s).", messages.SUCCESS)
+            try:
+                enable_recipe(recipe)
+            except CannotEnable as exc:
+                self.message_user(request, f"{recipe.name}: not turned on. {exc}", messages.ERROR)
+            else:
+                turned_on += 1
+        self.message_user(request, f"Turned on {turned_on} recipe(s).", messages.SUCCESS)
 
     @admin.action(description="Turn off the selected recipes")
     def disable(self, request, queryset):

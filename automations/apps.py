@@ -11,4 +11,5 @@ class AutomationsConfig(AppConfig):
             signal_handlers,
             tasks_polling,
             tasks_subscriptions,
+            tasks_trash,
         )

@@ -17,6 +17,17 @@ class ChangeKeyTooLong(ValueError):
     """The object's fields give a key the inbox column cannot hold."""
 
 
+def object_id(event_type: str, data: Mapping[str, Any]) -> str:
+    """The id of the object `data` is about, by its trigger's `id_field` ("" if it has none)."""
+    triggers = registry.triggers_for_event(event_type)
+    if not triggers:
+        return str(data.get("id", ""))
+    try:
+        return str(triggers[0].object_id(data))
+    except KeyError:
+        return ""
+
+
 def change_key(event_type: str, data: Mapping[str, Any]) -> str | None:
     """The trigger's key for `data`, or None when no trigger runs on `event_type`.
 

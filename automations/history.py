@@ -97,6 +97,27 @@ def run_summary(run: Run) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class RunTimes:
+    """A run's times as one consistent story: a run that finished without a worker starting it
+    (its filter stopped it at dispatch) started when it was created."""
+
+    created: datetime
+    started: datetime | None
+    finished: datetime | None
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started is None or self.finished is None:
+            return None
+        return max(int((self.finished - self.started).total_seconds() * 1000), 0)
+
+
+def run_times(run: Run) -> RunTimes:
+    started = run.started_at or (run.created_at if run.finished_at else None)
+    return RunTimes(run.created_at, started, run.finished_at)
+
+
 def recent_failures(user, limit: int = 5) -> list[Run]:
     return list(
         runs_of(user).filter(status=Run.Status.FAILED)
@@ -105,7 +126,8 @@ def recent_failures(user, limit: int = 5) -> list[Run]:
 
 
 def recipes_of(user) -> QuerySet:
-    return Recipe.objects.filter(owner=user).select_related("connection").order_by("name", "id")
+    return (Recipe.objects.filter(owner=user, deleted_at__isnull=True)
+            .select_related("connection").order_by("name", "id"))
 
 
 # --- the chart ------------------------------------------------------------------------------
@@ -144,22 +166,15 @@ def runs_per_day(user, today: date | None = None, days: int = CHART_DAYS) -> lis
 
 @dataclass
 class Chart:
-    """Geometry of the stacked bar chart, computed here so the template only draws."""
+    """The stacked bar chart as percentages of the plot's height, so the page draws it with
+    plain boxes that take the card's whole width at any screen size."""
 
-    width: int
-    height: int
-    plot_top: int
-    plot_bottom: int
     max_total: int
     bars: list[dict] = field(default_factory=list)
     legend: list[dict] = field(default_factory=list)
     ticks: list[dict] = field(default_factory=list)
     total: int = 0
     description: str = ""
-
-
-CHART_WIDTH, CHART_HEIGHT = 700, 240
-PLOT_LEFT, PLOT_TOP, PLOT_BOTTOM = 40, 30, 200  # room for the legend above, dates below
 
 
 def nice_max(value: int) -> int:
@@ -172,38 +187,29 @@ def nice_max(value: int) -> int:
         top *= 10
 
 
-def _segments(counts: dict, x: float, width: float, scale: float) -> list[dict]:
-    segments, y = [], float(PLOT_BOTTOM)
-    for key, label, colour in CHART_SERIES:
-        n = counts[key]
-        if not n:
-            continue
-        h = n * scale
-        y -= h
-        segments.append({"key": key, "label": label, "colour": colour, "n": n,
-                         "x": round(x, 1), "y": round(y, 1), "w": round(width, 1),
-                         "h": round(h, 1)})
-    return segments
+def _percent(n: int, top: int) -> float:
+    return round(n * 100 / top, 2)
+
+
+def _segments(counts: dict, top: int) -> list[dict]:
+    """Bottom to top, one box per status with runs that day."""
+    return [
+        {"key": key, "label": label, "colour": colour, "n": counts[key],
+         "pct": _percent(counts[key], top)}
+        for key, label, colour in CHART_SERIES if counts[key]
+    ]
 
 
 def build_chart(days: list[dict]) -> Chart:
     top = nice_max(max([d["total"] for d in days] + [1]))
-    scale = (PLOT_BOTTOM - PLOT_TOP) / top
-    slot = (CHART_WIDTH - PLOT_LEFT - 10) / max(len(days), 1)
-    chart = Chart(CHART_WIDTH, CHART_HEIGHT, PLOT_TOP, PLOT_BOTTOM, top,
-                  total=sum(d["total"] for d in days))
-    for i, d in enumerate(days):
-        x = PLOT_LEFT + i * slot + slot * 0.15
-        chart.bars.append({
-            "day": d["day"], "total": d["total"], "counts": d["counts"],
-            "label_x": round(x + slot * 0.35, 1),
-            "segments": _segments(d["counts"], x, slot * 0.7, scale),
-        })
-    for i, (key, label, colour) in enumerate(CHART_SERIES):
-        chart.legend.append({"key": key, "label": label, "colour": colour,
-                             "x": PLOT_LEFT + i * 120})
-    for value in (0, top // 2, top) if top > 1 else (0, top):
-        chart.ticks.append({"value": value, "y": round(PLOT_BOTTOM - value * scale, 1)})
+    chart = Chart(top, total=sum(d["total"] for d in days))
+    for d in days:
+        chart.bars.append({"day": d["day"], "total": d["total"], "counts": d["counts"],
+                           "segments": _segments(d["counts"], top)})
+    chart.legend = [{"key": key, "label": label, "colour": colour}
+                    for key, label, colour in CHART_SERIES]
+    values = (0, top // 2, top) if top > 1 else (0, top)
+    chart.ticks = [{"value": value, "pct": _percent(value, top)} for value in values]
     chart.description = describe(days)
     return chart
 

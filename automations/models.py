@@ -43,6 +43,14 @@ class Recipe(models.Model):
     )
     # Bumped on every change of trigger, conditions or steps; each run records the one it used.
     version = models.PositiveIntegerField(default=1)
+    # "Switch off after N failed runs in a row" (None: never); the document's
+    # `turn_off_after_failures`. The counter is reset by a run that succeeds.
+    turn_off_after_failures = models.PositiveIntegerField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    # Set when a disconnect of its shop switched it off, so reconnecting can offer it back.
+    off_by_disconnect = models.BooleanField(default=False)
+    # In the trash since then (off, runs kept); purged after settings.TRASH_RETENTION_DAYS.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,14 +71,24 @@ class Recipe(models.Model):
     def is_running(self) -> bool:
         return self.enabled and not self.paused_reason
 
+    @property
+    def in_trash(self) -> bool:
+        return self.deleted_at is not None
+
 
 class Step(models.Model):
-    """One step of a recipe: an action, a search, or a filter (conditions, no operation)."""
+    """One top-level step of a recipe: an action, a search, a filter, a loop, paths or a delay.
+
+    The recipe's current document (RecipeVersion) is the truth; these rows are its top level,
+    for the admin and for queries."""
 
     class Kind(models.TextChoices):
         ACTION = "action", "Action"
         SEARCH = "search", "Search"
         FILTER = "filter", "Filter"
+        LOOP = "loop", "For each"
+        PATHS = "paths", "Paths"
+        DELAY = "delay", "Delay"
 
     class IfNotFound(models.TextChoices):
         HALT = "halt", "Stop the run (halted)"
@@ -87,6 +105,8 @@ class Step(models.Model):
     if_not_found = models.CharField(
         max_length=10, choices=IfNotFound.choices, default=IfNotFound.HALT
     )
+    # The whole step as the recipe's document has it, nested steps included (documents.py).
+    spec = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["recipe", "position"]
@@ -214,106 +234,6 @@ class Event(models.Model):
         return f"{self.event_type} {self.cartly_event_id}"
 
 
-class Run(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        HALTED = "halted", "Halted"
-        FILTERED = "filtered", "Filtered"
-
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.HALTED, Status.FILTERED)
-
-    recipe = models.ForeignKey(Recipe, on_delete=models.CASCADE, related_name="runs")
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="runs")
-    recipe_version = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    failure_reason = models.TextField(blank=True)
-    # A replay is a new run of the same event; the original stays as it was.
-    replay_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
-    )
-    # Times a worker picked this run up; a run that keeps killing workers fails at a cap.
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["recipe", "event"],
-                condition=Q(replay_of__isnull=True),
-                name="one_run_per_recipe_and_event",
-            )
-        ]
-        indexes = [
-            models.Index(fields=["recipe", "-created_at"]),
-            models.Index(fields=["status", "next_attempt_at"]),
-        ]
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"Run {self.pk} of {self.recipe_id} ({self.status})"
-
-    @property
-    def duration_ms(self) -> int | None:
-        if self.started_at and self.finished_at:
-            return int((self.finished_at - self.started_at).total_seconds() * 1000)
-        return None
-
-
-class StepRun(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        WAITING = "waiting", "Waiting to retry"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        HALTED = "halted", "Halted"
-        FILTERED = "filtered", "Filtered"
-        SKIPPED = "skipped", "Not reached"
-
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="step_runs")
-    position = models.PositiveIntegerField()
-    key = models.CharField(max_length=64)
-    operation = models.CharField(max_length=100, blank=True)  # blank for a filter step
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    # Rendered on the first attempt and reused by retries, so a retry sends the same call.
-    rendered_input = models.JSONField(null=True, blank=True)
-    output = models.JSONField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    error_fields = models.JSONField(null=True, blank=True)  # Cartly's per-field messages
-    status_code = models.PositiveIntegerField(null=True, blank=True)  # Cartly's last answer
-    # Bumped by "Retry from the failed step": a fresh Idempotency-Key for a deliberate retry.
-    generation = models.PositiveIntegerField(default=0)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["run", "position"], name="one_step_run_per_position")
-        ]
-        ordering = ["run", "position"]
-
-    def __str__(self) -> str:
-        return f"{self.key} of run {self.run_id} ({self.status})"
-
-    @property
-    def idempotency_key(self) -> str:
-        # Derived from (run, step): an automatic retry replays at Cartly instead of repeating.
-        # The installation's prefix keeps two databases (staging, a restored backup) that share
-        # a Cartly app from replaying each other's answers.
-        return (
-            f"{settings.IDEMPOTENCY_KEY_PREFIX}-run-{self.run_id}"
-            f"-step-{self.position}-g{self.generation}"
-        )
-
-
-# Polling cursors and reconciliation repairs live in their own module (issue 6).
-from automations.models_polling import PollCursor, SubscriptionRepair  # noqa: E402,F401
+# Runs and polling live in their own modules; importing them here registers them with the app.
+from automations.models_polling import PollCursor, SeenLevel, SubscriptionRepair  # noqa: E402,F401
+from automations.models_runs import Run, StepAttempt, StepRun  # noqa: E402,F401

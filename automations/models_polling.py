@@ -1,4 +1,5 @@
-"""Rows of the self-healing machinery: polling cursors and the repairs reconciliation made.
+"""Rows of the self-healing machinery: polling cursors, the levels polling last saw, and the
+repairs reconciliation made.
 
 Imported by automations/models.py so Django registers them with the app.
 """
@@ -19,13 +20,16 @@ class PollCursor(models.Model):
     class Kind(models.TextChoices):
         SINCE_ID = "since_id", "New objects (by id)"
         UPDATED_SINCE = "updated_since", "Changed objects (by updated_at)"
+        # Levels inside changed objects (a product's variants' stock), compared with SeenLevel.
+        LEVELS = "levels", "Levels inside changed objects (by updated_at)"
 
     connection = models.ForeignKey(
         Connection, on_delete=models.CASCADE, related_name="poll_cursors"
     )
     resource = models.CharField(max_length=40)  # the list endpoint, e.g. "orders"
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    # The last object id seen (since_id cursors, once anything was seen).
+    # The last object id seen (since_id cursors, once anything was seen). A levels cursor has
+    # no ids to page by: it holds LEVELS_RECORDED once every level was read and recorded.
     since_id = models.CharField(max_length=64, blank=True)
     # Changes at or after this Cartly time are still to be read (both kinds: a since_id cursor
     # that has seen nothing yet reads objects created at or after it).
@@ -45,6 +49,34 @@ class PollCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource} by {self.kind} @ {self.connection_id}"
+
+
+class SeenLevel(models.Model):
+    """The last value polling saw of one level that Cartly lists only inside other objects.
+
+    Inventory levels have no listing (cartly-api.md, "Changelog events"): polling reads
+    products and compares each variant's stock with the row here, so it can tell a change
+    (an event) from a product edited for another reason (none). One row per object, per
+    connection and event type; it goes when the connection goes.
+    """
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="seen_levels"
+    )
+    event_type = models.CharField(max_length=40)  # e.g. "inventory_level.updated"
+    object_id = models.CharField(max_length=64)  # e.g. the variant's id
+    value = models.BigIntegerField()
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "event_type", "object_id"], name="one_seen_level_per_object"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_id} = {self.value} @ {self.connection_id}"
 
 
 class SubscriptionRepair(models.Model):

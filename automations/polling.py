@@ -27,9 +27,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from automations.dedupe import change_key
+from automations import polling_levels
+from automations.dedupe import change_key, object_id
 from automations.models import Event, PollCursor, Recipe, Subscription
-from automations.publish import enqueue_dispatch, publish
+from automations.publish import publish
 from connectors import registry, tokens
 from connectors.base import Trigger
 from connectors.cartly.client import iter_pages
@@ -158,7 +159,9 @@ def polling_needs() -> dict[Listing, Need]:
         since = recipe.updated_at
         if recipe.mode == Recipe.Mode.INSTANT and subscription is not None:
             since = min(since, subscription.created_at)
-        listing = Listing(recipe.connection_id, trigger.resource, trigger.poll_filter.cursor)
+        listing = Listing(
+            recipe.connection_id, trigger.resource, polling_levels.listing_kind(trigger)
+        )
         needs.setdefault(listing, Need()).want(trigger.event, since)
     return needs
 
@@ -220,14 +223,13 @@ def store_polled(connection_id: int, event_type: str, obj: dict) -> Event | None
         return None
     event = Event(
         connection_id=connection_id, source=Event.Source.POLL, cartly_event_id=poll_event_id(key),
-        event_type=event_type, object_id=str(obj.get("id", ""))[:MAX_EVENT_ID_LENGTH],
+        event_type=event_type, object_id=object_id(event_type, obj)[:MAX_EVENT_ID_LENGTH],
         dedupe_key=key, payload=obj, status=Event.Status.RECEIVED,
         occurred_at=object_time(obj, "updated_at"),
     )
     try:
         with transaction.atomic():
-            event.save(force_insert=True)
-            enqueue_dispatch(event.pk)
+            event.save(force_insert=True)  # the engine's clock dispatches it
     except IntegrityError:
         return None  # seen before, by hook or by an earlier poll: it runs once
     return event
@@ -249,7 +251,12 @@ def emit(connection_id: int, since: dict[str, datetime], obj: dict) -> int:
     stored = 0
     for event_type, wanted_since in since.items():
         for trigger in registry.triggers_for_event(event_type)[:1]:
-            if matches(trigger, obj, wanted_since) and store_polled(
+            if trigger.poll_levels is not None:  # levels inside obj, compared with the last seen
+                when = (object_time(obj, "updated_at"), wanted_since)
+                stored += polling_levels.emit_levels(
+                    connection_id, trigger, obj, when, store_polled
+                )
+            elif matches(trigger, obj, wanted_since) and store_polled(
                 connection_id, event_type, obj
             ):
                 stored += 1
@@ -328,17 +335,36 @@ def _start(cursor: PollCursor, since: dict[str, datetime]) -> None:
     """Skip ahead to when the listing is first wanted, if the cursor lies before it.
 
     A cursor left from an earlier need must not replay what happened before any recipe
-    wanted it (e.g. a recipe turned on today, on a cursor last read last month).
+    wanted it (e.g. a recipe turned on today, on a cursor last read last month); a levels
+    cursor then records its levels afresh (since_id emptied).
     """
     wanted_from = min(since.values())
     if cursor.since_time < wanted_from:
         cursor.since_id, cursor.since_time = "", wanted_from
 
 
+def _record_levels(connection: Connection, cursor: PollCursor, since: dict) -> Progress:
+    """A levels cursor's first read: record every level, fire nothing (polling_levels.py)."""
+    progress = Progress(cursor.since_id, cursor.since_time)
+    triggers = [t for e in since for t in registry.triggers_for_event(e)[:1] if t.poll_levels]
+
+    def read(client) -> None:
+        polling_levels.record_baseline(client, connection.pk, cursor.resource, triggers)
+        progress.since_id = polling_levels.LEVELS_RECORDED  # only once all of it was read
+
+    try:
+        tokens.call(connection, read)
+    except ConnectorError as exc:
+        log.warning("recording the levels of %s failed: %r", cursor, exc)
+        cursor.last_error = str(exc)[:MAX_ERROR_LENGTH]
+    return progress
+
+
 def poll_listing(listing: Listing, since: dict[str, datetime]) -> int:
     """Read one listing once and store the new events; how many were new.
 
-    The first tick of a new cursor only records where the listing starts and fires nothing.
+    The first tick of a new cursor only records where the listing starts and fires nothing
+    (for a levels cursor: every level it holds).
     """
     connection = Connection.objects.filter(
         pk=listing.connection_id, status=Connection.Status.ACTIVE
@@ -346,14 +372,17 @@ def poll_listing(listing: Listing, since: dict[str, datetime]) -> int:
     if connection is None or not since:
         return 0
     cursor, created = _cursor(listing, min(since.values()))
-    if created:
+    if created and listing.kind != PollCursor.Kind.LEVELS:
         return 0
     lease_end = _claim(cursor)
     if lease_end is None:
         return 0
     cursor.last_error = ""
     _start(cursor, since)
-    progress = _read(connection, cursor, since)
+    if polling_levels.needs_baseline(cursor):
+        progress = _record_levels(connection, cursor, since)
+    else:
+        progress = _read(connection, cursor, since)
     PollCursor.objects.filter(pk=cursor.pk, leased_until=lease_end).update(
         since_id=progress.since_id, since_time=progress.since_time,
         last_error=cursor.last_error, leased_until=None,

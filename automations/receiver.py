@@ -29,7 +29,7 @@ from django.utils.dateparse import parse_datetime
 
 from automations.dedupe import MAX_DEDUPE_KEY_LENGTH, ChangeKeyTooLong, change_key
 from automations.models import Event, Subscription
-from automations.publish import enqueue_dispatch
+from connectors import registry
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,10 @@ def parse_envelope(body: bytes) -> Envelope:
     data = document.get("data")
     if not isinstance(data, dict):
         raise _bad("The delivery lacks `data` (an object).")
-    object_id = _text(data, "id", "data.id", MAX_OBJECT_ID_LENGTH)
+    # The trigger names its object's id field: an inventory level's is variant_id.
+    triggers = registry.triggers_for_event(event_type)
+    id_field = triggers[0].id_field if triggers else "id"
+    object_id = _text(data, id_field, f"data.{id_field}", MAX_OBJECT_ID_LENGTH)
     return Envelope(event_id, event_type, created_at, shop_id, data, object_id)
 
 
@@ -252,11 +255,10 @@ def _new_event(subscription: Subscription, envelope: Envelope, body: bytes) -> E
 
 
 def _insert(event: Event) -> None:
-    """INSERT the row and, once it is committed, ask for its dispatch (publish.py bounds it)."""
+    """INSERT the row; the engine's clock dispatches it (no message: the broker never holds
+    up or fails a delivery)."""
     with transaction.atomic():
         event.save(force_insert=True)
-        if event.status == Event.Status.RECEIVED:
-            enqueue_dispatch(event.pk)
 
 
 def store(subscription: Subscription, envelope: Envelope, body: bytes) -> Reply:

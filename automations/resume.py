@@ -1,8 +1,8 @@
 """Resume a connection's work after the merchant reconnected its shop.
 
 While a shop needed reconnecting, its recipes were paused with a reason and steps that met
-the dead token were parked (`waiting`, no next_attempt_at, error starting "Paused:"; see
-automations.engine.steps.PAUSED_REASON). Reconnecting stores fresh tokens and sends
+the dead token were parked (`waiting` for `reconnect`, no next_attempt_at; see
+automations.engine.outcomes.PAUSED_REASON). Reconnecting stores fresh tokens and sends
 connectors.signals.connection_connected; this undoes the pause. Only database writes and
 bounded publishes: it runs in the OAuth callback's request, and what a lost publish leaves
 behind is due for the sweeps (sync_all_subscriptions, sweep_waiting_steps).
@@ -10,6 +10,7 @@ behind is due for the sweeps (sync_all_subscriptions, sweep_waiting_steps).
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.utils import timezone
 
 from automations.engine.runs import operation_task_name
@@ -42,11 +43,12 @@ def resume_connection(connection: Connection) -> dict[str, int]:
     if broker_up:
         publish(RECONCILE_CONNECTION, connection.pk)  # hooks may have gone while cut off
     paused = StepRun.objects.filter(
+        Q(wait_kind=StepRun.WaitKind.RECONNECT) | Q(error__startswith=PAUSED_PREFIX),
         run__recipe__connection=connection, status=StepRun.Status.WAITING,
-        next_attempt_at__isnull=True, error__startswith=PAUSED_PREFIX,
+        next_attempt_at__isnull=True,
     )
     steps = list(paused.values_list("id", "operation"))
-    # Due now: if a publish below is lost, sweep_waiting_steps starts the step instead.
+    # Due now: if a publish below is lost, the engine's clock starts the step instead.
     paused.update(next_attempt_at=timezone.now())
     if broker_up:
         _publish_all(

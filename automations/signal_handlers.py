@@ -6,7 +6,8 @@ Connected in AutomationsConfig.ready(): connectors send the signals and know not
 from django.dispatch import receiver
 
 from automations import subscriptions
-from automations.models import Subscription
+from automations.models import Recipe, Subscription
+from automations.signals import recipe_tripped
 from connectors.models import Connection
 from connectors.signals import (
     connection_connected,
@@ -31,6 +32,17 @@ def on_connection_connected(sender, connection: Connection, **kwargs) -> None:
     from automations.resume import resume_connection  # imports the engine: only when needed
 
     resume_connection(connection)
+
+
+@receiver(recipe_tripped, dispatch_uid="automations.recipe_tripped")
+def on_recipe_tripped(sender, recipe_id: int, **kwargs) -> None:
+    """A recipe failed its limit of runs in a row: switch it off and say why."""
+    recipe = Recipe.objects.filter(pk=recipe_id, enabled=True).first()
+    if recipe is None:
+        return
+    subscriptions.disable_recipe(recipe)
+    Recipe.objects.filter(pk=recipe_id).update(
+        paused_reason=f"Switched off after {recipe.consecutive_failures} failed runs in a row.")
 
 
 @receiver(hooks_owned_by, dispatch_uid="automations.hooks_owned_by")

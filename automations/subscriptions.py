@@ -102,19 +102,36 @@ def _pause_reason(connection_status: str) -> str:
     return ""
 
 
+class CannotEnable(Exception):
+    """Why a recipe cannot be turned on, in a merchant's words; nothing was changed."""
+
+
+def _refusal(recipe_id: int, connection_status: str) -> str | None:
+    if Recipe.objects.filter(pk=recipe_id, deleted_at__isnull=False).exists():
+        return "It is in the trash: restore it first."
+    if connection_status == Connection.Status.DISCONNECTED:
+        return "Its shop is disconnected: reconnect the shop first (Connections)."
+    return None
+
+
 def enable_recipe(recipe: Recipe) -> Recipe:
     """Turn the recipe on; for an instant one, make sure its (connection, event) has a hook.
 
     Safe to repeat. A Cartly failure leaves the subscription `failed` with a reason and a retry
     on its way; the recipe is on all the same. Call it outside a transaction: the Cartly calls
     follow the commit, and inside one they would hold the connection's row lock.
+    Raises CannotEnable for a recipe in the trash or on a disconnected shop.
     """
     with transaction.atomic():
         connection_status = _lock_connection(recipe.connection_id)
-        recipe.enabled = True
+        refusal = _refusal(recipe.pk, connection_status)
+        if refusal:
+            raise CannotEnable(refusal)
+        recipe.enabled, recipe.off_by_disconnect = True, False
         recipe.paused_reason = _pause_reason(connection_status)
         Recipe.objects.filter(pk=recipe.pk).update(
-            enabled=True, paused_reason=recipe.paused_reason, updated_at=timezone.now()
+            enabled=True, paused_reason=recipe.paused_reason, off_by_disconnect=False,
+            updated_at=timezone.now(),
         )
         subscription = None
         if recipe.mode == Recipe.Mode.INSTANT:
@@ -352,8 +369,10 @@ def connection_disconnected(connection: Connection) -> None:
             status_reason="Removed: the shop was disconnected.",
             next_attempt_at=None,
         )
+        # Marked, so that reconnecting can offer exactly these back (automations/disconnects.py).
         Recipe.objects.filter(connection=connection, enabled=True).update(
-            enabled=False, paused_reason=DISCONNECTED_PAUSE, updated_at=timezone.now()
+            enabled=False, paused_reason=DISCONNECTED_PAUSE, off_by_disconnect=True,
+            updated_at=timezone.now(),
         )
 
 

@@ -5,10 +5,13 @@ posts to them. Nothing here reads or renders a token.
 """
 
 from django.apps import apps
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Model, QuerySet
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from automations import disconnects
 from automations.models import Recipe, Subscription
 from connectors.models import Connection
 
@@ -60,14 +63,63 @@ def connection_detail(request, pk: int):
     subscriptions = Subscription.objects.filter(connection=connection).order_by(
         "status", "event_type", "-id"
     )
-    recipes = Recipe.objects.filter(connection=connection).order_by("name", "id")
+    recipes = Recipe.objects.filter(connection=connection, deleted_at__isnull=True).order_by(
+        "name", "id")
     repairs = repairs_of(connection)
     return render(request, "automations/connection_detail.html", {
         "connection": connection,
         "subscriptions": [s for s in subscriptions if s.status != Subscription.Status.DELETED],
         "removed": [s for s in subscriptions if s.status == Subscription.Status.DELETED],
         "recipes": recipes,
+        "offer_back": disconnects.recipes_to_offer_back(connection),
         "repairs_available": repairs is not None,
         "repair_columns": repairs[0] if repairs else [],
         "repairs": repairs[1] if repairs else [],
     })
+
+
+def _owned(request, pk: int) -> Connection:
+    return get_object_or_404(Connection, pk=pk, owner=request.user)
+
+
+@login_required
+def disconnect(request, pk: int):
+    """GET: what a disconnect will switch off; POST: do it (connectors.connections.disconnect)."""
+    connection = _owned(request, pk)
+    if request.method != "POST":
+        return render(request, "automations/connection_disconnect.html", {
+            "connection": connection,
+            "stopping": disconnects.recipes_a_disconnect_would_stop(connection),
+        })
+    if connection.status == Connection.Status.DISCONNECTED:
+        messages.info(request, f"{connection.shop_name} is already disconnected.")
+        return redirect("connection_detail", pk=connection.pk)
+    stopped, problems = disconnects.disconnect(connection)
+    for problem in problems:
+        messages.warning(request, problem)
+    turned = f" Switched off {len(stopped)} recipe{'s' * (len(stopped) != 1)}; reconnect " \
+             "the shop to get them back in one click." if stopped else ""
+    messages.success(request, f"Disconnected {connection.shop_name}. Its history is kept.{turned}")
+    return redirect("connectors:list")
+
+
+@login_required
+@require_POST
+def turn_recipes_back_on(request, pk: int):
+    connection = _owned(request, pk)
+    outcome = disconnects.turn_back_on(connection)
+    if outcome.recipes:
+        names = ", ".join(f"“{r.name}”" for r in outcome.recipes)
+        messages.success(request, f"Turned back on: {names}.")
+    for recipe, reason in outcome.refused:
+        messages.error(request, f"“{recipe.name}” was not turned on. {reason}")
+    return redirect("connection_detail", pk=connection.pk)
+
+
+@login_required
+@require_POST
+def leave_recipes_off(request, pk: int):
+    connection = _owned(request, pk)
+    count = disconnects.leave_off(connection)
+    messages.info(request, f"Left {count} recipe{'s' * (count != 1)} off.")
+    return redirect("connection_detail", pk=connection.pk)

@@ -13,7 +13,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from automations import history
+from automations import history, run_tree
 from automations.documents import save_version
 from automations.engine.replay import CannotRetry, replay_run, retry_from_failed_step
 from automations.models import Recipe, RecipeVersion, Run, StepRun
@@ -58,7 +58,8 @@ def run_list(request):
     form = RunFilterForm(request.user, request.GET or None)
     runs = history.filter_runs(request.user, form.filters())
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [(run, history.run_summary(run)) for run in page.object_list]
+    rows = [(run, {**history.run_summary(run), "times": history.run_times(run)})
+            for run in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "automations/runs/run_list.html", {
@@ -74,9 +75,12 @@ def owned_run(request, pk: int) -> Run:
     )
 
 
-def operation_label(key: str) -> str:
+KIND_LABELS = {"filter": "Filter", "loop": "For each", "paths": "Paths", "delay": "Delay"}
+
+
+def operation_label(key: str, kind: str = "operation") -> str:
     if not key:
-        return "Filter"
+        return KIND_LABELS.get(kind, "Filter")
     try:
         return registry.get(key).label
     except KeyError:
@@ -87,22 +91,30 @@ def pretty(value) -> str:
     return "" if value is None else json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
-def step_view(step: StepRun) -> dict:
+def step_view(step: StepRun, entry: run_tree.Entry | None = None) -> dict:
     fields = step.error_fields if isinstance(step.error_fields, dict) else {}
     return {
-        "step": step, "label": operation_label(step.operation),
+        "step": step, "label": operation_label(step.operation, step.kind),
         "input": pretty(step.rendered_input), "output": pretty(step.output),
         "field_errors": [(name, msgs if isinstance(msgs, list) else [msgs])
                          for name, msgs in fields.items()],
+        "dom_id": step.where.replace(".", "-"),
+        "number": entry.number if entry else str(step.position + 1),
+        "depth": entry.depth if entry else 0,
+        "heading": entry.heading if entry else "",
+        "attempts": [{"attempt": a, "input": pretty(a.rendered_input)}
+                     for a in (entry.attempts if entry else [])],
+        "paths": step.output.get("branches") if step.kind == "paths" and step.output else None,
     }
 
 
 @login_required
 def run_detail(request, pk: int):
     run = owned_run(request, pk)
-    steps = [step_view(s) for s in run.step_runs.all()]
+    steps = [step_view(entry.row, entry) for entry in run_tree.entries(run.pk)]
     return render(request, "automations/runs/run_detail.html", {
         "run": run, "event": run.event, "steps": steps, "payload": pretty(run.event.payload),
+        "times": history.run_times(run),
         "replays": list(run.replays.order_by("-created_at", "-id")),
         "can_retry": run.step_runs.filter(
             status__in=[StepRun.Status.FAILED, StepRun.Status.WAITING]).exists(),

@@ -3,13 +3,34 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("cartly_automations")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _add_engine_clock() -> None:
+    from automations.worker_clock import EngineClockStep  # imports nothing of Django's models
+
+    app.steps["worker"].add(EngineClockStep)
+
+
+_add_engine_clock()
+
+
+@task_prerun.connect(dispatch_uid="config.drop_broken_db_connections_before")
+@task_postrun.connect(dispatch_uid="config.drop_broken_db_connections_after")
+def _drop_broken_connections(**kwargs) -> None:
+    # Celery's Django fixup keeps connections for CELERY_DB_REUSE_MAX tasks without looking at
+    # them; a connection the server dropped (a restart, pg_terminate_backend) would then fail
+    # every task. Django's own check closes it (errors seen, or CONN_HEALTH_CHECKS), and the
+    # next query reconnects.
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 @worker_init.connect

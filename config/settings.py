@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.TimeZoneMiddleware",  # pages in the merchant's time zone
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into our "too many attempts" page.
@@ -117,6 +118,9 @@ DATABASES = {
         conn_max_age=env_int("CONN_MAX_AGE", 60),
     )
 }
+# A connection the server dropped (a restart, a failover) is noticed and replaced at the start
+# of the next request or task instead of failing it (Django checks before reusing it).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not shared-cache memory: threads in tests (live server, Celery worker) then get
     # WAL and the busy timeout instead of "database table is locked".
@@ -175,6 +179,11 @@ if CARTLY_BASE_URL.startswith(("http://127.", "http://localhost", "http://[::1]"
 # stops every process with a message naming FIELD_ENCRYPTION_KEYS.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
 
+# --- The HTTP step ("Send to another system", connectors/http) ------------------------------
+# Hosts it may call although they are not public (loopback, private networks): for local
+# development and tests only. Comma-separated names or IP literals, matched exactly.
+HTTP_STEP_ALLOWED_HOSTS = env_list("HTTP_STEP_ALLOWED_HOSTS", "")
+
 # --- Email (notifications) ---------------------------------------------------------------
 # The console backend prints emails in development; production sets an SMTP backend.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -194,7 +203,8 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Longer than any task's time limit: a late-acked task is redelivered only after this.
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # The engine's clock finds a step whose worker died long before (its lease).
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
         # A request publishing while Redis is down gives up fast; the sweep republishes.
         "socket_connect_timeout": env_float("CELERY_REDIS_CONNECT_TIMEOUT", 1.0),
         # A half-open connection must not hang a request; above the worker's 1 s BRPOP.
@@ -249,16 +259,45 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 150)
+# A batch's calls run at once, each bounded by CARTLY_TIMEOUT_SECONDS, so a task ends in
+# seconds; the hard limit bounds the step lease below, and so how soon a dead worker's step
+# runs again (docs/operations.md, "Timings").
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 40)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 45)
 CELERY_TIMEZONE = "UTC"
 # Publishing must never hang a request that has already committed (DESIGN.md).
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# --- Engine -------------------------------------------------------------------------------
-# First retry waits up to this long (doubling per attempt, full jitter); tests shorten it.
-ENGINE_RETRY_BASE_SECONDS = env_float("ENGINE_RETRY_BASE_SECONDS", 2.0)
+# --- Engine (docs/operations.md, "Timings") ------------------------------------------------
+# Waits between attempts of a failed call, in seconds: 1, 5, 15, 30 minutes, 1, 2, 4, 6, 8 hours.
+RETRY_SCHEDULE_DEFAULT = "60,300,900,1800,3600,7200,14400,21600,28800"
+ENGINE_RETRY_SCHEDULE = [
+    float(x) for x in env_list("ENGINE_RETRY_SCHEDULE", RETRY_SCHEDULE_DEFAULT)
+]
+# Events one dispatch claims at once; step runs one task takes at once.
+ENGINE_DISPATCH_BATCH_SIZE = env_int("ENGINE_DISPATCH_BATCH_SIZE", 200)
+ENGINE_STEP_BATCH_SIZE = env_int("ENGINE_STEP_BATCH_SIZE", 50)
+# Calls one worker process makes at once (threads sharing one pooled session).
+ENGINE_CALL_CONCURRENCY = env_int("ENGINE_CALL_CONCURRENCY", 16)
+# A published step not claimed within this is sent again (its message was lost).
+ENGINE_STEP_LOST_AFTER_SECONDS = env_int("ENGINE_STEP_LOST_AFTER_SECONDS", 30)
+# A running step's claim lasts this long; past it the worker is dead and the step runs again.
+ENGINE_STEP_LEASE_SECONDS = env_int("ENGINE_STEP_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 15)
+# The clock (automations/engine/clock.py) in every worker process: how often it looks for
+# stored events when idle, and for steps whose time has come.
+ENGINE_CLOCK_IN_WORKER = env_bool("ENGINE_CLOCK_IN_WORKER", True)
+ENGINE_CLOCK_IDLE_SECONDS = env_float("ENGINE_CLOCK_IDLE_SECONDS", 0.05)
+ENGINE_CLOCK_STEPS_SECONDS = env_float("ENGINE_CLOCK_STEPS_SECONDS", 1.0)
+# Items a "for each" step goes over unless it asks for fewer (at most 500).
+ENGINE_LOOP_MAX_ITEMS = env_int("ENGINE_LOOP_MAX_ITEMS", 100)
+# Matches of a search kept for a loop over its results.
+ENGINE_SEARCH_MAX_RESULTS = env_int("ENGINE_SEARCH_MAX_RESULTS", 100)
+# A shop's circuit opens after this many failures in a row; the first probe after the open
+# time, doubling for each failed probe up to the maximum (connectors/circuit.py).
+CARTLY_CIRCUIT_FAILURES = env_int("CARTLY_CIRCUIT_FAILURES", 5)
+CARTLY_CIRCUIT_OPEN_SECONDS = env_float("CARTLY_CIRCUIT_OPEN_SECONDS", 30.0)
+CARTLY_CIRCUIT_MAX_OPEN_SECONDS = env_float("CARTLY_CIRCUIT_MAX_OPEN_SECONDS", 600.0)
 # Starts every Idempotency-Key we send; stable per installation (derived from SECRET_KEY).
 IDEMPOTENCY_KEY_PREFIX = env_str(
     "IDEMPOTENCY_KEY_PREFIX", hashlib.sha256(SECRET_KEY.encode()).hexdigest()[:12]
@@ -273,6 +312,9 @@ SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
 # An event still `received` this long after it arrived lost its publish: the sweep runs it.
 SWEEP_EVENT_AFTER_SECONDS = env_int("SWEEP_EVENT_AFTER_SECONDS", 10)
 SUBSCRIPTION_SYNC_INTERVAL_SECONDS = env_int("SUBSCRIPTION_SYNC_INTERVAL_SECONDS", 60)
+# A deleted recipe stays in the trash (off, restorable, its runs readable) this long.
+TRASH_RETENTION_DAYS = env_int("TRASH_RETENTION_DAYS", 30)
+TRASH_PURGE_INTERVAL_SECONDS = env_int("TRASH_PURGE_INTERVAL_SECONDS", 3600)
 
 
 def _every(task: str, seconds: int) -> dict:
@@ -290,6 +332,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-events": _every("automations.sweep_events", SWEEP_INTERVAL_SECONDS),
     "sweep-runs": _every("automations.sweep_runs", SWEEP_INTERVAL_SECONDS),
     "sweep-waiting-steps": _every("automations.sweep_waiting_steps", SWEEP_INTERVAL_SECONDS),
+    "purge-trash": _every("automations.purge_trash", TRASH_PURGE_INTERVAL_SECONDS),
 }
 # One budget per shop for every call we make to it (connectors/ratelimit.py), kept under
 # Cartly's own limit so our calls meet our wait, not its 429. 0 turns the budget off.

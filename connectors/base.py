@@ -98,6 +98,21 @@ class PollFilter:
         return params
 
 
+@dataclass(frozen=True)
+class PollLevels:
+    """Polling for levels that have no listing of their own, e.g. Cartly's inventory levels.
+
+    The trigger's listing holds them inside its objects (a product's variants): `expand` turns
+    one listed object into the trigger's objects, shaped like a hook's data but without
+    `previous`. Polling compares each one's `value` with the last value it saw of that object
+    and makes an event of each change, with that last value as `previous`.
+    """
+
+    expand: Callable[[Mapping[str, Any]], list[dict[str, Any]]]
+    value: str  # the compared field, e.g. "available"
+    previous: str  # the field that gets the last seen value, e.g. "previous_available"
+
+
 def _check_common(op: Trigger | Action | Search, fields: tuple[Field, ...]) -> None:
     if not KEY_PATTERN.match(op.key):
         raise ValueError(f"Operation key {op.key!r} must look like 'cartly.order_created'")
@@ -129,6 +144,11 @@ class Trigger:
     # True where one object fires the event many times (every status change or edit), so
     # (event, id) alone would drop the second; see `dedupe_key`.
     dedupe_on_updated_at: bool = False
+    # The field of the trigger's object that names it: "id", or e.g. an inventory level's
+    # "variant_id" (it has no id of its own).
+    id_field: str = "id"
+    # Set where the objects are levels read from inside the listing's objects (PollLevels).
+    poll_levels: PollLevels | None = None
     scopes: tuple[str, ...] = ()
     output_fields: tuple[OutputField, ...] = ()
     sample: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -137,6 +157,8 @@ class Trigger:
         _check_common(self, ())
         if (self.resource is None) != (self.poll_filter is None):
             raise ValueError(f"Trigger {self.key!r}: resource and poll_filter go together")
+        if self.poll_levels is not None and self.resource is None:
+            raise ValueError(f"Trigger {self.key!r}: poll_levels needs a listing (resource)")
 
     @property
     def kind(self) -> str:
@@ -146,11 +168,15 @@ class Trigger:
     def polls(self) -> bool:
         return self.resource is not None
 
+    def object_id(self, obj: Mapping[str, Any]) -> Any:
+        """The id of the object this trigger's event is about (KeyError when it lacks one)."""
+        return obj[self.id_field]
+
     def dedupe_key(self, obj: Mapping[str, Any]) -> tuple[str, ...]:
         """The same key whether the object came by hook or by polling."""
         if self.dedupe_on_updated_at:
-            return (self.event, str(obj["id"]), str(obj["updated_at"]))
-        return (self.event, str(obj["id"]))
+            return (self.event, str(self.object_id(obj)), str(obj["updated_at"]))
+        return (self.event, str(self.object_id(obj)))
 
 
 # perform(client, inputs, idempotency_key) -> the object the action made or changed.
@@ -169,6 +195,12 @@ class Action:
     description: str
     input_fields: tuple[Field, ...]
     perform: ActionPerform
+    # What a retry does once the service may have forgotten the idempotency key (Cartly keeps
+    # keys 24 hours): look for the effect first, or repeat a call that sets rather than adds.
+    # None: repeating could apply the change twice, so such a retry fails with a reason.
+    after_key_expiry: ActionPerform | None = None
+    # Which client `perform` gets: "cartly" (the shop's API client) or "http" (HttpClient).
+    app: str = "cartly"
     scopes: tuple[str, ...] = ()
     output_fields: tuple[OutputField, ...] = ()
     sample: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)

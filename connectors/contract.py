@@ -1,9 +1,10 @@
 """The shapes the runner relies on, checked where data enters it.
 
-A trigger yields objects with an `id` (the dedupe key and the run's subject), a search returns
-a list of objects (empty when nothing is found), an action returns one object. A service answer
-that breaks this is a `ContractViolation`: a permanent failure, since asking again will bring
-the same answer; the message names the operation so the run history says what broke.
+A trigger yields objects with an id (the dedupe key and the run's subject; see
+`Trigger.id_field`), a search returns a list of objects (empty when nothing is found), an action
+returns one object. A service answer that breaks this is a `ContractViolation`: a permanent
+failure, since asking again will bring the same answer; the message names the operation so the
+run history says what broke.
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ def _check_object(operation: Operation, value: Any, what: str) -> dict[str, Any]
 
 
 def check_trigger_object(trigger: Trigger, obj: Any) -> dict[str, Any]:
-    """One object from a delivery's `data` or a poll: an object with a non-empty `id`."""
+    """One object from a delivery's `data` or a poll: an object with a non-empty id (in the
+    trigger's `id_field`, usually `id`)."""
     obj = _check_object(trigger, obj, "an object")
-    object_id = obj.get("id")
+    object_id = trigger.object_id(obj) if trigger.id_field in obj else None
     if not isinstance(object_id, str | int) or isinstance(object_id, bool) or object_id == "":
-        raise ContractViolation(trigger, f"must yield objects with an id, got id={object_id!r}")
+        problem = f"must yield objects with a non-empty `{trigger.id_field}`, got {object_id!r}"
+        raise ContractViolation(trigger, problem)
     if trigger.dedupe_on_updated_at and not obj.get("updated_at"):
         raise ContractViolation(trigger, "must yield objects with an updated_at")
     return obj

@@ -174,3 +174,24 @@ def convert_inputs(fields: Iterable[Field], rendered: Mapping[str, Any]) -> dict
     if errors:
         raise ConversionError(errors)
     return values
+
+
+# What makes a value a template rather than text typed as it is (Jinja's three openers).
+TEMPLATE_OPENERS = ("{{", "{%", "{#")
+
+
+def literal_problem(field: Field, text: Any) -> str | None:
+    """Why `text`, typed as it is (no template), can never be sent as `field`'s type; else None.
+
+    A template is only known when it renders, and an empty value is the required-field check's
+    business, so both pass here. The message is the one a run would fail with.
+    """
+    if not isinstance(text, str) or not text.strip() or field.type == FieldType.LIST:
+        return None
+    if any(opener in text for opener in TEMPLATE_OPENERS):
+        return None
+    try:
+        convert_value(field, text)
+    except ConversionError as exc:
+        return exc.errors.get(field.key, exc.message)
+    return None

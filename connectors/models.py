@@ -60,5 +60,7 @@ class Connection(models.Model):
         return self.status == self.Status.ACTIVE
 
 
-# The per-shop call budget without Redis (connectors/ratelimit.py).
-from connectors.models_ratelimit import ShopBudget  # noqa: E402,F401
+# The HTTP step's signing secrets (connectors/http/models.py), the per-shop call budget
+# without Redis and the per-shop circuit (connectors/ratelimit.py, connectors/circuit.py).
+from connectors.http.models import SigningSecret  # noqa: E402,F401
+from connectors.models_ratelimit import ShopBudget, ShopCircuit  # noqa: E402,F401

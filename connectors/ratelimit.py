@@ -30,22 +30,24 @@ log = logging.getLogger(__name__)
 KEY_PREFIX = "cartly:budget:"
 COST = 1.0  # one HTTP request
 # Redis refills from its own clock (TIME), so workers on machines whose clocks disagree
-# still share one budget. Returns the seconds to wait, as text (Lua numbers become integers).
+# still share one budget. Grants whole calls, at most `want`; answers "<granted> <seconds until
+# the next call>" as text (Lua numbers become integers).
 TAKE_SCRIPT = """
-local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local rate, burst, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or burst
 local at = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local granted = math.min(want, math.floor(tokens))
+tokens = tokens - granted
 local wait = 0
-if tokens >= cost then tokens = tokens - cost else wait = (cost - tokens) / rate end
+if granted < want then wait = (1 - tokens) / rate end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
-return tostring(wait)
+return tostring(granted) .. ' ' .. tostring(wait)
 """
-
 _redis_lock = threading.Lock()
 _redis: tuple[int, str, Any] | None = None  # (pid, url, script): one client per process
 
@@ -65,52 +67,56 @@ def _script():
         return _redis[2]
 
 
-def _wait_redis(key: str, rate: float, burst: float) -> float:
+def _take_redis(key: str, rate: float, burst: float, want: int) -> tuple[int, float]:
     try:
-        return float(_script()(keys=[key], args=[rate, burst, COST]))
+        granted, wait = str(_script()(keys=[key], args=[rate, burst, want]).decode()).split()
+        return int(float(granted)), float(wait)
     except redis.RedisError as exc:
-        # Redis is also the broker: if it is down nothing is running anyway. Letting the call
+        # Redis is also the broker: if it is down nothing is running anyway. Letting the calls
         # through beats failing every step; Cartly's own 429 still protects the shop.
-        log.warning("rate limit store unavailable, call allowed: %r", exc)
-        return 0.0
+        log.warning("rate limit store unavailable, calls allowed: %r", exc)
+        return want, 0.0
 
 
 def _refill(budget: ShopBudget, now: float, rate: float, burst: float) -> float:
     return min(burst, budget.tokens + max(0.0, now - budget.refilled_at) * rate)
 
 
-def _wait_database(key: str, rate: float, burst: float) -> float:
+def _take_database(key: str, rate: float, burst: float, want: int) -> tuple[int, float]:
     now = time.time()
     with transaction.atomic():
         budget = ShopBudget.objects.select_for_update().filter(shop_key=key).first()
         if budget is None:
             try:
                 with transaction.atomic():
-                    ShopBudget.objects.create(shop_key=key, tokens=burst - COST, refilled_at=now)
-                return 0.0
+                    budget = ShopBudget.objects.create(shop_key=key, tokens=burst,
+                                                       refilled_at=now)
             except IntegrityError:  # made by a parallel caller: take from that one
                 budget = ShopBudget.objects.select_for_update().get(shop_key=key)
         tokens = _refill(budget, now, rate, burst)
-        wait = 0.0
-        if tokens >= COST:
-            tokens -= COST
-        else:
-            wait = (COST - tokens) / rate
+        granted = min(want, int(tokens))
+        tokens -= granted
+        wait = (1.0 - tokens) / rate if granted < want else 0.0
         ShopBudget.objects.filter(pk=budget.pk).update(tokens=tokens, refilled_at=now)
-    return wait
+    return granted, wait
+
+
+def take_many(key: str, want: int) -> tuple[int, float]:
+    """Spend up to `want` calls of the shop's budget at once: (calls granted, seconds until
+    the next call could be) — one round trip for a whole batch of steps."""
+    rate = float(settings.CARTLY_SHOP_RATE_PER_SECOND)
+    if rate <= 0 or want <= 0:
+        return want, 0.0
+    burst = max(float(settings.CARTLY_SHOP_BURST), COST)
+    if settings.REDIS_URL:
+        return _take_redis(key, rate, burst, want)
+    return _take_database(key, rate, burst, want)
 
 
 def take(key: str) -> None:
     """Spend one call of the shop's budget, or raise RateLimited with the wait."""
-    rate = float(settings.CARTLY_SHOP_RATE_PER_SECOND)
-    if rate <= 0:
-        return
-    burst = max(float(settings.CARTLY_SHOP_BURST), COST)
-    if settings.REDIS_URL:
-        wait = _wait_redis(key, rate, burst)
-    else:
-        wait = _wait_database(key, rate, burst)
-    if wait > 0:
+    granted, wait = take_many(key, 1)
+    if not granted:
         raise ShopBudgetExceeded(
             f"Too many calls to this shop right now; trying again in {wait:.1f} s.",
             retry_after=wait,

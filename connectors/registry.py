@@ -12,7 +12,7 @@ from typing import TypeVar
 from connectors.base import Action, Operation, Search, Trigger
 
 # Modules whose import registers a connector's operations; a new connector adds one line.
-CATALOGUES: tuple[str, ...] = ("connectors.cartly.catalogue",)
+CATALOGUES: tuple[str, ...] = ("connectors.cartly.catalogue", "connectors.http.catalogue")
 
 _operations: dict[str, Operation] = {}
 _loaded = False

@@ -1,15 +1,15 @@
-"""Connection pages: list, connect (OAuth start and callback), disconnect. Logic lives in
+"""Connection pages: list, connect (OAuth start and callback). Logic lives in
 connectors.connections and connectors.cartly.oauth; these views only translate outcomes
-into pages and messages."""
+into pages and messages. Disconnecting, which must show the recipes it stops, is a page of
+automations (views_connections.disconnect)."""
 
 import logging
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from connectors import connections
 from connectors.cartly import oauth
@@ -68,6 +68,9 @@ def callback(request):
     if problem:
         messages.error(request, problem)
         return redirect("connectors:list")
+    # A shop connected again lands on its own page, which offers its recipes back.
+    cut_off = set(Connection.objects.filter(owner=request.user).exclude(
+        status=Connection.Status.ACTIVE).values_list("pk", flat=True))
     try:
         token = oauth.exchange_code(
             request.GET["code"], redirect_uri(), pending["verifier"]
@@ -78,15 +81,6 @@ def callback(request):
         messages.error(request, f"Cartly could not connect the shop: {exc}")
         return redirect("connectors:list")
     messages.success(request, f"Connected {connection.shop_name} ({connection.shop_domain}).")
-    return redirect("connectors:list")
-
-
-@login_required
-@require_POST
-def disconnect(request, pk: int):
-    connection = get_object_or_404(Connection, pk=pk, owner=request.user)
-    problems = connections.disconnect(connection)
-    for problem in problems:
-        messages.warning(request, problem)
-    messages.success(request, f"Disconnected {connection.shop_name}. Its history is kept.")
+    if connection.pk in cut_off:
+        return redirect("connection_detail", pk=connection.pk)
     return redirect("connectors:list")

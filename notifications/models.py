@@ -10,6 +10,7 @@ class Notification(models.Model):
         RUN_FAILED = "run_failed", "A run failed"
         RECONNECT = "reconnect", "A shop needs reconnecting"
         TEST = "test", "Test notification"
+        RECIPE_OFF = "recipe_off", "A recipe was switched off after failing"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

@@ -7,7 +7,7 @@ import logging
 
 from django.dispatch import receiver
 
-from automations.signals import run_failed
+from automations.signals import recipe_tripped, run_failed
 from connectors.signals import connection_needs_reconnect
 from notifications import sending
 
@@ -30,3 +30,11 @@ def on_connection_needs_reconnect(sender, connection, **kwargs) -> None:
         log.warning(
             "could not email about connection %s: %s", connection.pk, type(exc).__name__
         )
+
+
+@receiver(recipe_tripped, dispatch_uid="notifications.recipe_tripped")
+def on_recipe_tripped(sender, recipe_id, **kwargs) -> None:
+    try:
+        sending.notify_recipe_switched_off(recipe_id)
+    except Exception as exc:  # noqa: BLE001 - nor the worker that finished the run
+        log.warning("could not email about recipe %s: %s", recipe_id, type(exc).__name__)

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from automations.models import Recipe, Run, StepRun
+from connectors import registry
 from connectors.models import Connection
 from notifications.confirmation import confirmed_recipient
 from notifications.models import Notification
@@ -58,30 +59,53 @@ def _trigger_words(run: Run) -> str:
     return f"{what} ({run.event.event_type})"
 
 
-def _failed_step_words(run: Run) -> str:
-    step = StepRun.objects.filter(run=run, status=StepRun.Status.FAILED).first()
-    if step is None or not step.error:
-        return ""
-    lines = [f"Step {step.position + 1} ({step.key}): {step.error}"]
+def _field_label(step: StepRun, name: str) -> str:
+    try:
+        fields = {f.key: f.label for f in registry.get(step.operation).input_fields}
+    except (registry.UnknownOperation, AttributeError):
+        fields = {}
+    return fields.get(name, name)
+
+
+def _clash_lines(step: StepRun) -> list[str]:
+    """Cartly's per-field messages, each with the value we sent: what clashed, named once."""
     fields = step.error_fields if isinstance(step.error_fields, dict) else {}
+    sent = step.rendered_input if isinstance(step.rendered_input, dict) else {}
+    lines = []
     for name, messages in fields.items():
-        text = "; ".join(messages) if isinstance(messages, list) else str(messages)
-        lines.append(f"  - {name}: {text}")
+        text = "; ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
+        value = sent.get(name)
+        shown = f" “{value}”" if value not in (None, "") else ""
+        lines.append(f"  - {_field_label(step, name)}{shown}: {text}")
+    return lines
+
+
+def _failure_words(run: Run) -> str:
+    """The failure said once: the run's reason, the step's own words only if the reason lacks
+    them, then the values Cartly refused."""
+    reason = run.failure_reason or "The run stopped with an error."
+    lines = [f"What went wrong: {reason}"]
+    step = StepRun.objects.filter(run=run, status=StepRun.Status.FAILED).first()
+    if step is None:
+        return lines[0]
+    if step.error and step.error not in reason:
+        lines.append(f"Step {step.position + 1} ({step.key}) said: {step.error}")
+    clashes = _clash_lines(step)
+    if clashes:
+        lines.append("Cartly refused " + ("this value:" if len(clashes) == 1 else "these values:"))
+        lines += clashes
     return "\n".join(lines)
 
 
 def run_failed_email(run: Run) -> tuple[str, str]:
     recipe = run.recipe
     subject = f"Your recipe “{recipe.name}” failed"
-    reason = run.failure_reason or "The run stopped with an error."
-    step = _failed_step_words(run)
     history = reverse("runs:list") + f"?recipe={recipe.pk}&status=failed"
     body = (
         f"Hello {run.recipe.owner.get_username()},\n\n"
         f"Your recipe “{recipe.name}” failed while handling {_trigger_words(run)}.\n\n"
-        f"What went wrong: {reason}\n"
-        + (f"{step}\n" if step and step not in reason else "")
-        + f"\nSee the run, fix the recipe or replay it:\n"
+        f"{_failure_words(run)}\n"
+        f"\nSee the run, fix the recipe or replay it:\n"
         f"{absolute(reverse('runs:detail', args=[run.pk]))}\n\n"
         f"We send at most one email per recipe an hour. Later failures are in your run "
         f"history:\n{absolute(history)}"
@@ -143,3 +167,27 @@ def send_test(user) -> Notification | None:
     )
     with transaction.atomic():
         return deliver(user, Notification.Kind.TEST, subject, body)
+
+
+def recipe_off_email(recipe: Recipe) -> tuple[str, str]:
+    subject = f"Your recipe “{recipe.name}” was switched off"
+    history = reverse("runs:list") + f"?recipe={recipe.pk}&status=failed"
+    body = (
+        f"Hello {recipe.owner.get_username()},\n\n"
+        f"Your recipe “{recipe.name}” failed {recipe.consecutive_failures} runs in a row, so it "
+        f"was switched off, as you asked it to be after {recipe.turn_off_after_failures}.\n\n"
+        f"See what went wrong:\n{absolute(history)}\n\n"
+        f"Fix the recipe, then switch it back on:\n"
+        f"{absolute(reverse('builder:edit', args=[recipe.pk]))}"
+    )
+    return subject, body
+
+
+def notify_recipe_switched_off(recipe_id: int) -> Notification | None:
+    """Tell the owner that a recipe was switched off after failing too often (each time)."""
+    recipe = Recipe.objects.select_related("owner").get(pk=recipe_id)
+    if not recipe.owner.email:
+        return None
+    subject, body = recipe_off_email(recipe)
+    with transaction.atomic():
+        return deliver(recipe.owner, Notification.Kind.RECIPE_OFF, subject, body, recipe=recipe)

@@ -7,7 +7,7 @@ from django.utils import timezone
 from sandbox.models import Delivery, Event, Shop, Webhook
 from sandbox.serializers import iso
 
-# The eight REST Hook events of the vendor page.
+# The eight REST Hook events of the vendor page, then those its changelog announced.
 EVENT_TYPES = (
     "order.created",
     "order.updated",
@@ -17,6 +17,7 @@ EVENT_TYPES = (
     "product.updated",
     "customer.created",
     "cart.abandoned",
+    "inventory_level.updated",
 )
 
 

@@ -160,6 +160,18 @@ def cart_abandoned(shop: Shop, done: Done) -> None:
     done.ids["cart_id"] = cart.id
 
 
+def inventory_level_updated(shop: Shop, done: Done) -> None:
+    variant = _any_variant(shop)
+    # Never 0 (no change, no event) and never below zero from here: a restock or a shrinkage.
+    delta = random.choice((-1, 1)) * random.randint(1, 5)
+    if variant.available + delta < 0:
+        delta = -delta
+    variant = actions.set_inventory(variant, adjustment=delta)
+    name = variant.sku or variant.product.title
+    done.steps.append(f"changed the stock of {name} by {delta:+d} to {variant.available}")
+    done.ids.update(variant_id=variant.id, product_id=variant.product_id)
+
+
 SCENARIOS: dict[str, Callable[[Shop, Done], None]] = {
     "order.created": order_created,
     "order.updated": order_updated,
@@ -169,6 +181,7 @@ SCENARIOS: dict[str, Callable[[Shop, Done], None]] = {
     "product.updated": product_updated,
     "customer.created": customer_created,
     "cart.abandoned": cart_abandoned,
+    "inventory_level.updated": inventory_level_updated,
 }
 assert set(SCENARIOS) == set(EVENT_TYPES), "one scenario per event of the vendor page"
 

@@ -121,3 +121,15 @@ def webhook_dict(w: Webhook) -> dict:
 
 def inventory_level_dict(v: Variant) -> dict:
     return {"variant_id": v.id, "available": v.available, "updated_at": iso(v.updated_at)}
+
+
+def inventory_change_dict(v: Variant, previous: int) -> dict:
+    """`inventory_level.updated`'s data (cartly-api.md, "Changelog events")."""
+    return {
+        "variant_id": v.id,
+        "product_id": v.product_id,
+        "sku": v.sku,
+        "available": v.available,
+        "previous_available": previous,
+        "updated_at": iso(v.updated_at),
+    }

@@ -4,18 +4,15 @@ Each function runs in one transaction and emits the contract's events from insid
 event exists exactly when its change does.
 """
 
-from datetime import UTC, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from sandbox import events
+from sandbox import events, stock
+from sandbox.cleaning import clean_email, clean_int, clean_money, clean_tags, clean_time
 from sandbox.errors import ValidationFailed
 from sandbox.models import Cart, Customer, Discount, Order, Product, Shop, Variant
 from sandbox.serializers import cart_dict, customer_dict, order_dict, product_dict
@@ -28,69 +25,6 @@ ALLOWED_MOVES = {
     Order.Status.CANCELED: set(),
 }
 CUSTOMER_TEXT_FIELDS = {"first_name": 100, "last_name": 100, "phone": 40, "note": 5000}
-MAX_EMAIL_LENGTH = 254  # the column's size (RFC 5321's path limit)
-MAX_MONEY = Decimal("9999999999.99")  # the MONEY columns hold 12 digits, 2 after the point
-MAX_INT = 2_147_483_647  # IntegerField's range on every database we run on
-
-
-# --- parsing helpers: each raises ValidationFailed naming the field -------------------------
-
-
-def clean_email(value, field: str = "email") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationFailed({field: ["is required"]})
-    email = value.strip().lower()
-    if len(email) > MAX_EMAIL_LENGTH:
-        raise ValidationFailed({field: [f"is longer than {MAX_EMAIL_LENGTH} characters"]})
-    try:
-        validate_email(email)
-    except DjangoValidationError:
-        raise ValidationFailed({field: ["is not a valid email address"]}) from None
-    return email
-
-
-def clean_money(value, field: str, allow_none: bool = False) -> Decimal | None:
-    if value is None and allow_none:
-        return None
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise ValidationFailed({field: ["must be a decimal amount such as \"19.90\""]}) from None
-    if not amount.is_finite() or amount < 0:
-        raise ValidationFailed({field: ["must be zero or more"]})
-    if amount > MAX_MONEY:
-        raise ValidationFailed({field: [f"must be at most {MAX_MONEY}"]})
-    return amount.quantize(Decimal("0.01"))
-
-
-def clean_int(value, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationFailed({field: ["must be a whole number"]})
-    if abs(value) > MAX_INT:
-        raise ValidationFailed({field: [f"must be between -{MAX_INT} and {MAX_INT}"]})
-    return value
-
-
-def clean_time(value, field: str):
-    if value in (None, ""):
-        return None
-    try:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:  # well formed but impossible, e.g. month 13
-        parsed = None
-    if parsed is None:
-        raise ValidationFailed({field: ["must be an ISO 8601 time such as 2026-11-28T10:00:00Z"]})
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)  # django.utils.timezone.utc is gone in 5.x
-    return parsed
-
-
-def clean_tags(value) -> list[str]:
-    if isinstance(value, str):
-        value = value.split(",")
-    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise ValidationFailed({"tags": ["must be a list of strings"]})
-    return [t.strip() for t in value if t.strip()]
 
 
 def _apply_customer_fields(customer: Customer, data: dict) -> None:
@@ -203,25 +137,32 @@ def place_order(
         line_items=lines,
         note=note,
     )
-    for variant, quantity in items:
-        # F(): concurrent orders (and one variant twice in an order) must each take their share.
-        Variant.objects.filter(pk=variant.pk).update(
-            available=F("available") - quantity, updated_at=timezone.now()
-        )
     customer.orders_count += 1
     customer.total_spent += subtotal
     customer.save(update_fields=["orders_count", "total_spent", "updated_at"])
     events.emit(shop, "order.created", order_dict(order))
+    # Locked and read afresh: concurrent orders (and one variant twice) each take their share.
+    stock.take(shop, [(variant.pk, quantity) for variant, quantity in items], timezone.now())
     return order
 
 
 @transaction.atomic
 def update_order(order: Order, status: str | None = None, note: str | None = None) -> Order:
-    """Change an order's note and/or status; a status change fires order.updated (and more)."""
+    """Change an order's note and/or status; any change fires order.updated (and more).
+
+    A cancel puts the order's stock back. A note edit without a status change fires
+    order.updated too (cartly-api.md, "Changelog events": order modifications).
+    """
     # of=("self",): PostgreSQL cannot lock the nullable side of the customer outer join.
     locked = Order.objects.select_for_update(of=("self",)).select_related("customer")
     order = locked.get(pk=order.pk)
     topics = []
+    if note is not None:
+        if not isinstance(note, str) or len(note) > 5000:
+            raise ValidationFailed({"note": ["must be text of at most 5000 characters"]})
+        if note != order.note:
+            order.note = note
+            topics.append("order.updated")
     if status is not None and status != order.status:
         if status not in Order.Status.values:
             raise ValidationFailed({"status": [f"must be one of {', '.join(Order.Status.values)}"]})
@@ -231,21 +172,21 @@ def update_order(order: Order, status: str | None = None, note: str | None = Non
             )
         order.status = status
         now = timezone.now()
-        topics.append("order.updated")
+        topics = ["order.updated"]  # once, however many things changed
         if status == Order.Status.FULFILLED:
             order.fulfilled_at = now
             topics.append("order.fulfilled")
         elif status == Order.Status.CANCELED:
             order.canceled_at = now
             topics.append("order.canceled")
-    if note is not None:
-        if not isinstance(note, str) or len(note) > 5000:
-            raise ValidationFailed({"note": ["must be text of at most 5000 characters"]})
-        order.note = note
+    if not topics:
+        return order  # nothing changed: no save, no event
     order.save()
     data = order_dict(order)
     for topic in topics:
         events.emit(order.shop, topic, data)
+    if "order.canceled" in topics:
+        stock.put_back(order.shop, order.line_items, order.canceled_at)
     return order
 
 
@@ -290,9 +231,22 @@ def create_product(shop: Shop, data: dict, variants: list[dict] | None = None) -
 
 
 @transaction.atomic
-def update_product(product: Product, data: dict) -> Product:
+def update_product(
+    product: Product, data: dict, levels: dict[str, int] | None = None
+) -> Product:
+    """Edit a product and, from the merchant's page, its variants' stock (`levels` by id)."""
+    levels = levels or {}
+    variants = stock.lock_variants(levels)  # before the product row: one lock order
+    for variant_id in levels:
+        if variant_id not in variants or variants[variant_id].product_id != product.pk:
+            raise ValidationFailed({"variants": [f"unknown variant {variant_id}"]})
+    targets = {vid: clean_int(level, "available") for vid, level in levels.items()}
     _clean_product_fields(product, data)
     product.save()
+    stock.apply_levels(
+        product.shop, variants, targets, now=product.updated_at, announce_products=False
+    )
+    product.refresh_from_db()
     events.emit(product.shop, "product.updated", product_dict(product))
     return product
 
@@ -304,15 +258,13 @@ def set_inventory(variant: Variant, adjustment=None, available=None) -> Variant:
         raise ValidationFailed(
             {"adjustment": ["give exactly one of adjustment or available"]},
         )
-    variant = Variant.objects.select_for_update().get(pk=variant.pk)
+    variant = stock.lock_variants([variant.pk])[variant.pk]
     if adjustment is not None:
         level = variant.available + clean_int(adjustment, "adjustment")
-        if abs(level) > MAX_INT:
-            raise ValidationFailed({"adjustment": ["would take the level out of range"]})
-        variant.available = level
+        stock.check_level(level, "adjustment")
     else:
-        variant.available = clean_int(available, "available")
-    variant.save(update_fields=["available", "updated_at"])
+        level = clean_int(available, "available")
+    stock.apply_levels(variant.product.shop, {variant.pk: variant}, {variant.pk: level})
     return variant
 
 

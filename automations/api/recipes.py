@@ -1,10 +1,13 @@
-"""Recipes: list, read (with the document), create, update (a new version), on/off, delete."""
+"""Recipes: list, read (with the document), create, update (a new version), on/off, delete.
+
+Deleting moves a recipe to the trash, as the pages do (automations/trash.py): its runs stay
+readable; to the API it is gone (404) until it is restored in the UI.
+"""
 
 import json
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import transaction
 from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.errors import HttpError
@@ -37,7 +40,8 @@ DOCUMENT_BODY = {
 
 def recipe_of(request: HttpRequest, recipe_id: int) -> Recipe:
     """The caller's recipe; another user's is a 404, exactly like one that does not exist."""
-    recipe = Recipe.objects.filter(owner=request.auth, pk=recipe_id).first()
+    mine = Recipe.objects.filter(owner=request.auth, deleted_at__isnull=True)
+    recipe = mine.filter(pk=recipe_id).first()
     if recipe is None:
         raise HttpError(404, f"No recipe {recipe_id}")
     return recipe
@@ -58,7 +62,7 @@ def json_body(request: HttpRequest) -> Any:
 
 @router.get("/recipes", response=list[RecipeOut])
 def list_recipes(request: HttpRequest):
-    return Recipe.objects.filter(owner=request.auth)
+    return Recipe.objects.filter(owner=request.auth, deleted_at__isnull=True)
 
 
 @router.get("/recipes/{recipe_id}", response={200: RecipeDetailOut, 404: ErrorOut})
@@ -87,12 +91,17 @@ def update(request: HttpRequest, recipe_id: int):
     return apply_document(recipe, document)
 
 
-@router.post("/recipes/{recipe_id}/enable", response={200: RecipeOut, 404: ErrorOut})
+@router.post("/recipes/{recipe_id}/enable", response={200: RecipeOut, 404: ErrorOut,
+                                                     409: ErrorOut})
 def enable(request: HttpRequest, recipe_id: int):
-    from automations.subscriptions import enable_recipe  # the engine's, written separately
+    """409 when it cannot be on (its shop is disconnected), with the reason."""
+    from automations.subscriptions import CannotEnable, enable_recipe
 
     recipe = recipe_of(request, recipe_id)
-    enable_recipe(recipe)
+    try:
+        enable_recipe(recipe)
+    except CannotEnable as exc:
+        raise HttpError(409, str(exc)) from None
     recipe.refresh_from_db()
     return recipe
 
@@ -109,12 +118,8 @@ def disable(request: HttpRequest, recipe_id: int):
 
 @router.delete("/recipes/{recipe_id}", response={204: None, 404: ErrorOut})
 def delete(request: HttpRequest, recipe_id: int):
-    """Turn the recipe off (so its hook can be released), then delete it and its runs."""
-    from automations.subscriptions import disable_recipe
+    """Turn the recipe off (its hook is released) and move it to the trash; runs are kept."""
+    from automations.trash import move_to_trash
 
-    recipe = recipe_of(request, recipe_id)
-    if recipe.enabled:
-        disable_recipe(recipe)
-    with transaction.atomic():
-        recipe.delete()
+    move_to_trash(recipe_of(request, recipe_id))
     return Status(204, None)

@@ -6,7 +6,8 @@ from typing import Any, Literal
 from ninja import Schema
 
 from automations.documents import document_for_version
-from automations.models import Recipe, Run
+from automations.engine.tree import sort_key
+from automations.models import Recipe, Run, StepRun
 
 
 class ErrorOut(Schema):
@@ -99,21 +100,47 @@ class RunOut(Schema):
         return obj.recipe.name
 
 
-class StepRunOut(Schema):
-    position: int
-    key: str
-    operation: str
+class StepAttemptOut(Schema):
+    number: int
     status: str
+    recipe_version: int | None
     rendered_input: Any
     output: Any
     error: str
     error_fields: Any
     status_code: int | None
+    started_at: datetime | None
+    finished_at: datetime
+    duration_ms: int | None
+
+
+class StepRunOut(Schema):
+    position: int
+    # Where the step sits in the recipe's tree: "2", or "2.i3.0" (loop item 4's first step),
+    # "4.b1.0" (a path's), "5.e.0" (a fallback's); see docs/recipes.md.
+    where: str
+    key: str
+    kind: str
+    operation: str
+    status: str
+    wait_kind: str
+    rendered_input: Any
+    output: Any
+    items: Any
+    error: str
+    error_fields: Any
+    status_code: int | None
     attempts: int
     generation: int
+    next_attempt_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: int | None
+    earlier_attempts: list[StepAttemptOut]
+
+    @staticmethod
+    def resolve_earlier_attempts(obj: StepRun) -> list:
+        return list(obj.past_attempts.all())
 
 
 class RunDetailOut(RunOut):
@@ -126,7 +153,8 @@ class RunDetailOut(RunOut):
 
     @staticmethod
     def resolve_step_runs(obj: Run) -> list:
-        return list(obj.step_runs.order_by("position"))
+        rows = obj.step_runs.prefetch_related("past_attempts")
+        return sorted(rows, key=lambda row: sort_key(row.where))
 
 
 class RunPage(Schema):

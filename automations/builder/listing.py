@@ -22,8 +22,8 @@ class SwitchState:
 def switch_state(recipe: Recipe, subscription: Subscription | None) -> SwitchState:
     """The recipe's state as Cartly sees it: a recipe that is on but whose REST Hook is not
     registered does not run, and the merchant must see why."""
-    if not recipe.enabled:
-        return SwitchState(False, recipe.paused_reason or "Off", "off")
+    if not recipe.enabled:  # the switch itself says "Off"; only a reason is worth a badge
+        return SwitchState(False, recipe.paused_reason, "off")
     if recipe.paused_reason:
         return SwitchState(True, recipe.paused_reason, "bad")
     if recipe.mode == Recipe.Mode.POLLING:
@@ -35,6 +35,19 @@ def switch_state(recipe: Recipe, subscription: Subscription | None) -> SwitchSta
         reason = subscription.status_reason or "no reason given"
         return SwitchState(True, f"Could not register: {reason}", "bad")
     return SwitchState(True, Subscription.Status.PENDING.label, "waiting")  # "Registering"
+
+
+def toggle_message(recipe: Recipe, state: SwitchState) -> str:
+    """What a click on the switch did, said once ("is off", never "is off: Off")."""
+    name = f"“{recipe.name}”"
+    if not state.on:
+        return f"{name} is off." + (f" {state.text}" if state.text else "")
+    if state.css == "ok":
+        return f"{name} is on" + (" and checks the shop by polling." if
+                                  recipe.mode == Recipe.Mode.POLLING else " and runs instantly.")
+    if state.css == "waiting":
+        return f"{name} is on; Cartly is still registering its notification."
+    return f"{name} is on but not running yet: {state.text}"
 
 
 def live_subscriptions(connection_ids) -> dict[tuple[int, str], Subscription]:
@@ -73,7 +86,7 @@ def recipe_rows(owner) -> list[RecipeRow]:
     """The owner's recipes in three queries, whatever their number."""
     last_status = Run.objects.filter(recipe=OuterRef("pk")).order_by("-created_at", "-id")
     recipes = list(
-        Recipe.objects.filter(owner=owner)
+        Recipe.objects.filter(owner=owner, deleted_at__isnull=True)
         .select_related("connection")
         .annotate(
             last_run_at=Max("runs__created_at"),

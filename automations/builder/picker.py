@@ -94,9 +94,14 @@ def step_operation(step: Any) -> Action | Search | None:
     return operation if isinstance(operation, Action | Search) else None
 
 
-def trigger_tree(doc: dict) -> dict | None:
+def trigger_operation(doc: dict) -> Trigger | None:
     trigger = _operation(doc.get("trigger"))
-    if not isinstance(trigger, Trigger):
+    return trigger if isinstance(trigger, Trigger) else None
+
+
+def trigger_tree(doc: dict) -> dict | None:
+    trigger = trigger_operation(doc)
+    if trigger is None:
         return None
     return sample_tree(["trigger"], dict(trigger.sample), trigger)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from automations.builder import picker
+from automations.builder import picker, pills
 from automations.engine import conditions, render, render_limits
 from connectors import registry
 from connectors.base import Trigger
@@ -123,7 +123,7 @@ def preview_document(doc: Any, trigger_data: dict | None = None) -> dict[str, An
     """
     out: dict[str, Any] = {"fields": {}, "filters": {}}
     if not isinstance(doc, dict):
-        return {**out, **picker.picker_sources({})}
+        return {**out, **picker.picker_sources({}), "pills": {}}
     outputs: dict[str, dict] = {}
     if "filter" in doc:
         context = sample_context(doc, trigger_data, {})
@@ -140,4 +140,4 @@ def preview_document(doc: Any, trigger_data: dict | None = None) -> dict[str, An
     results = _render_all([(field, template, ctx) for _, field, template, ctx in todo])
     for (where, field, _, _), result in zip(todo, results, strict=True):
         out["fields"][where] = _shown_result(field, result)
-    return {**out, **picker.picker_sources(doc)}
+    return {**out, **picker.picker_sources(doc), "pills": pills.pill_labels(doc)}

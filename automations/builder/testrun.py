@@ -26,6 +26,7 @@ from connectors.cartly import iter_pages
 from connectors.contract import check_result
 from connectors.convert import ConversionError, convert_inputs
 from connectors.errors import ConnectorError
+from connectors.http.signing import http_client_for
 
 SAMPLE, LATEST = "sample", "latest"
 SOURCES = {SAMPLE: "The trigger's sample data", LATEST: "The shop's latest real object"}
@@ -101,9 +102,23 @@ def latest_object(connection, trigger: Trigger) -> dict:
         return None
 
     found = tokens.call(connection, newest)
+    if found is not None and trigger.poll_levels is not None:
+        found = _first_level(trigger, found)
     if found is None:
         raise NoObjectFound(f"The shop has no {trigger.noun.lower()} to test with yet.")
     return check_result(trigger, found)
+
+
+def _first_level(trigger: Trigger, listed: dict) -> dict | None:
+    """A level read out of the newest listed object (e.g. a product's first variant's stock).
+
+    Only a comparison knows the previous level; a test shows it unchanged.
+    """
+    levels = trigger.poll_levels.expand(listed)
+    if not levels:
+        return None
+    level = levels[0]
+    return {**level, trigger.poll_levels.previous: level.get(trigger.poll_levels.value)}
 
 
 def _stop_rest(report: TrialReport, steps: list, start: int) -> None:
@@ -156,9 +171,12 @@ def _operation_step(item: StepReport, step: dict, context: dict, connection, liv
         item.message = "Not sent (dry run). Later steps use this action's sample output."
         return True
     key = f"test-{uuid.uuid4().hex}"  # a fresh key: each live test is meant to act
-    result = tokens.call(connection, lambda client: operation.perform(client, item.sent, key))
+    if operation.app == "http":  # the HTTP step calls the merchant's system, not Cartly
+        result = operation.perform(http_client_for(connection.owner), item.sent, key)
+    else:
+        result = tokens.call(connection, lambda client: operation.perform(client, item.sent, key))
     item.status, item.output = "sent", check_result(operation, result)
-    item.message = "Sent to Cartly."
+    item.message = "Sent." if operation.app == "http" else "Sent to Cartly."
     return True
 
 

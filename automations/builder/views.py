@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from automations import subscriptions
+from automations import subscriptions, trash
 from automations.builder import catalogue, drafts, listing, preview, testrun
 from automations.documents import InvalidDocument, recipe_to_document, validate_document
 from automations.models import Recipe
@@ -28,8 +30,10 @@ def _own(request: HttpRequest, pk: int) -> Recipe:
 
 @login_required
 def recipe_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "automations/builder/list.html",
-                  {"rows": listing.recipe_rows(request.user)})
+    return render(request, "automations/builder/list.html", {
+        "rows": listing.recipe_rows(request.user),
+        "in_trash": trash.trashed_of(request.user).count(),
+    })
 
 
 def _builder_page(request, recipe, doc, problems, connection_id, status=200) -> HttpResponse:
@@ -39,6 +43,7 @@ def _builder_page(request, recipe, doc, problems, connection_id, status=200) -> 
         "catalogue": catalogue.catalogue(),
         "preview": preview.preview_document(doc),
         "urls": {"preview": reverse("builder:preview"), "validate": reverse("builder:validate")},
+        "time_zone": timezone.get_current_timezone_name(),  # date pickers work in it
     }
     context = {
         "recipe": recipe,
@@ -87,7 +92,11 @@ def recipe_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def recipe_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _builder(request, _own(request, pk))
+    recipe = _own(request, pk)
+    if recipe.in_trash:
+        messages.info(request, f"“{recipe.name}” is in the trash: restore it to edit it.")
+        return redirect("builder:trash")
+    return _builder(request, recipe)
 
 
 def _posted_document(request: HttpRequest) -> object:
@@ -138,23 +147,30 @@ def _back(request: HttpRequest, default: str) -> str:
 @require_POST
 def recipe_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     recipe = _own(request, pk)
+    back = _back(request, reverse("builder:list"))
     if recipe.enabled:
         subscriptions.disable_recipe(recipe)
     else:
-        subscriptions.enable_recipe(recipe)
+        try:
+            subscriptions.enable_recipe(recipe)
+        except subscriptions.CannotEnable as exc:
+            messages.error(request, f"“{recipe.name}” was not turned on. {exc}")
+            return redirect(back)
     recipe.refresh_from_db()
-    state = _switch(recipe)
-    messages.info(request, f"“{recipe.name}” is {'on' if recipe.enabled else 'off'}: {state.text}")
-    return redirect(_back(request, reverse("builder:list")))
+    messages.info(request, listing.toggle_message(recipe, _switch(recipe)))
+    return redirect(back)
 
 
 @login_required
 def recipe_delete(request: HttpRequest, pk: int) -> HttpResponse:
     recipe = _own(request, pk)
+    if recipe.in_trash:
+        return redirect("builder:trash")
     if request.method == "POST":
-        name = recipe.name
-        subscriptions.disable_recipe(recipe)  # release the REST Hook before the row goes
-        recipe.delete()
-        messages.success(request, f"Deleted “{name}”.")
+        trash.move_to_trash(recipe)  # off first: its REST Hook is released
+        days = settings.TRASH_RETENTION_DAYS
+        messages.success(request, f"Moved “{recipe.name}” to the trash. Its runs are kept; "
+                                  f"you can restore it from the trash within {days} days.")
         return redirect("builder:list")
-    return render(request, "automations/builder/delete.html", {"recipe": recipe})
+    return render(request, "automations/builder/delete.html",
+                  {"recipe": recipe, "days": settings.TRASH_RETENTION_DAYS})

@@ -1,47 +1,182 @@
-"""Dispatch: turn one stored event into one run per matching recipe, exactly once.
+"""Dispatch: turn stored events into runs, many at a time, exactly once.
 
-The claim (a conditional UPDATE from `received`) makes a redelivered or swept copy of the
-message a no-op, and Run's unique (recipe, event) makes a second run impossible even if two
-dispatchers raced past it.
+The receiver (and polling) only INSERT events as `received`; the engine's clock drains them
+here in batches (no message per event). One statement claims a batch and reads it back
+(`UPDATE … RETURNING`, with `FOR UPDATE SKIP LOCKED` on PostgreSQL so several workers' clocks
+share the inbox without waiting on each other), one query finds the matching recipes of the
+whole batch, and the runs, their first step rows and the messages that start them are written
+in the same transaction. Run's unique (recipe, event) stays the last guard.
 """
 
-from django.db import transaction
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from automations.engine.advance import advance_runs
+from automations.engine.claims import relaxed_commit
 from automations.engine.match import matching_recipes
-from automations.engine.runs import prepare_run
+from automations.engine.runs import RunInfo, load_runs
 from automations.models import Event, Run
 
+log = logging.getLogger(__name__)
 
-def claim_event(event_id: int) -> Event | None:
-    claimed = Event.objects.filter(pk=event_id, status=Event.Status.RECEIVED).update(
-        status=Event.Status.DISPATCHED,
-        dispatched_at=timezone.now(),
-        dispatch_attempts=F("dispatch_attempts") + 1,
+EVENT_COLUMNS = ("id", "connection_id", "event_type", "cartly_event_id", "occurred_at",
+                 "received_at", "payload")
+
+
+def _claim_sql(how_many_ids: int) -> str:
+    table = Event._meta.db_table
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked \
+        else ""
+    which = f"id IN ({', '.join(['%s'] * how_many_ids)}) AND " if how_many_ids else ""
+    return (
+        f"UPDATE {table} SET status = %s, dispatched_at = %s, "
+        f"dispatch_attempts = dispatch_attempts + 1 WHERE id IN ("
+        f"SELECT id FROM {table} WHERE {which}status = %s ORDER BY received_at, id "
+        f"LIMIT %s{lock}) RETURNING {', '.join(EVENT_COLUMNS)}"
     )
-    if not claimed:
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None:
         return None
-    return Event.objects.select_related("connection").get(pk=event_id)
+    # SQLite hands RETURNING columns back as text, or as naive datetimes.
+    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    return parsed
 
 
-@transaction.atomic
+def claim_events(limit: int, event_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Move up to `limit` received events to dispatched and read them (one statement)."""
+    now = timezone.now()
+    if event_ids is not None and not event_ids:
+        return []
+    ids = list(event_ids or [])
+    params: list[Any] = [Event.Status.DISPATCHED, connection.ops.adapt_datetimefield_value(now),
+                         *ids, Event.Status.RECEIVED, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(len(ids)), params)
+        rows = cursor.fetchall()
+    events = []
+    for row in rows:
+        event = dict(zip(EVENT_COLUMNS, row, strict=True))
+        payload = event["payload"]
+        event["payload"] = json.loads(payload) if isinstance(payload, str | bytes) else payload
+        event["occurred_at"] = _moment(event["occurred_at"])
+        event["received_at"] = _moment(event["received_at"])
+        events.append(event)
+    return events
+
+
+def _info(run: Run, event: dict[str, Any]) -> RunInfo:
+    moment = event["occurred_at"] or event["received_at"]
+    return RunInfo(
+        id=run.pk, recipe_id=run.recipe_id, version=run.recipe_version, status=run.status,
+        payload=event["payload"],
+        event={"id": event["cartly_event_id"], "type": event["event_type"],
+               "time": moment.isoformat() if moment else None},
+        connection_id=event["connection_id"], started_at=run.started_at,
+    )
+
+
+def _make_runs(events: list[dict[str, Any]], now: datetime) -> list[RunInfo]:
+    recipes = matching_recipes({(e["connection_id"], e["event_type"]) for e in events})
+    runs, by_run = [], {}
+    for event in events:
+        for recipe_id, version in recipes.get((event["connection_id"], event["event_type"]), ()):
+            run = Run(recipe_id=recipe_id, event_id=event["id"], recipe_version=version,
+                      status=Run.Status.RUNNING, created_at=now, started_at=now)
+            runs.append(run)
+            by_run[id(run)] = event
+    try:
+        with transaction.atomic():  # a savepoint: the fallback below still has the claim
+            Run.objects.bulk_create(runs)
+    except IntegrityError:
+        return _make_runs_one_by_one(events, recipes)
+    return [_info(run, by_run[id(run)]) for run in runs]
+
+
+def _make_runs_one_by_one(events, recipes) -> list[RunInfo]:
+    """A run already exists for some (recipe, event) (a copy raced us): make the others."""
+    for event in events:
+        pairs = recipes.get((event["connection_id"], event["event_type"]), ())
+        Run.objects.bulk_create(
+            [Run(recipe_id=rid, event_id=event["id"], recipe_version=version)
+             for rid, version in pairs], ignore_conflicts=True)
+    fresh = Run.objects.filter(event_id__in=[e["id"] for e in events], replay_of=None,
+                               status=Run.Status.QUEUED, step_runs__isnull=True)
+    return list(load_runs(fresh.values_list("id", flat=True)).values())
+
+
+def dispatch_batch(limit: int | None = None, event_ids: list[int] | None = None) -> list[int]:
+    """Claim received events (the oldest, or the given ones) and start their runs; the ids
+    of the runs made. An empty list when there was nothing to claim."""
+    limit = limit or settings.ENGINE_DISPATCH_BATCH_SIZE
+    now = timezone.now()
+    with transaction.atomic():
+        relaxed_commit()  # the event stays stored; a lost dispatch is made again
+        events = claim_events(limit, event_ids)
+        if not events:
+            return []
+        infos = _make_runs(events, now)
+        advance_runs(infos, {}, now, starting=True)
+    return [info.id for info in infos]
+
+
 def dispatch_event(event_id: int) -> list[int]:
-    """Create and start the runs of one event; returns the new runs' ids."""
-    event = claim_event(event_id)
-    if event is None:
+    """Dispatch one event if it is still received (a claimed copy does nothing)."""
+    return dispatch_batch(1, [event_id])
+
+
+# A dispatch that raised this many times is marked failed instead of being tried forever.
+MAX_DISPATCH_ATTEMPTS = 5
+
+
+def dispatch_isolating_failures(event_ids: list[int]) -> list[int]:
+    """Dispatch the events as one batch; if that raises, one by one, so that one event that
+    cannot be dispatched holds back no other (it fails at a cap)."""
+    if not event_ids:
         return []
-    recipes = list(matching_recipes(event))
-    if not recipes:
-        return []
-    Run.objects.bulk_create(
-        [Run(recipe_id=rid, event=event, recipe_version=version) for rid, version in recipes],
-        ignore_conflicts=True,  # the unique (recipe, event) constraint is the last guard
-    )
-    runs = list(
-        Run.objects.filter(event=event, replay_of=None, status=Run.Status.QUEUED)
-        .select_related("event")
-    )
-    for run in runs:
-        prepare_run(run)
-    return [run.pk for run in runs]
+    try:
+        return dispatch_batch(len(event_ids), event_ids)
+    except Exception:  # noqa: BLE001 - find the one that breaks the batch
+        log.exception("dispatching %d events failed; trying them one by one", len(event_ids))
+    run_ids: list[int] = []
+    for event_id in event_ids:
+        try:
+            run_ids += dispatch_batch(1, [event_id])
+        except Exception:  # noqa: BLE001 - one bad event must not hold back the others
+            log.exception("could not dispatch event %s", event_id)
+            give_up_after_failures(event_id)
+    return run_ids
+
+
+def give_up_after_failures(event_id: int) -> None:
+    """Count a failed dispatch (outside the rolled-back transaction); fail it at the cap."""
+    Event.objects.filter(pk=event_id).update(dispatch_attempts=F("dispatch_attempts") + 1)
+    Event.objects.filter(
+        pk=event_id, status=Event.Status.RECEIVED, dispatch_attempts__gte=MAX_DISPATCH_ATTEMPTS
+    ).update(status=Event.Status.FAILED)
+
+
+def dispatch_received(limit: int | None = None) -> list[int]:
+    """The clock's dispatch: the oldest received events, a failing batch taken apart."""
+    limit = limit or settings.ENGINE_DISPATCH_BATCH_SIZE
+    try:
+        return dispatch_batch(limit)
+    except DatabaseError:
+        raise  # the database itself: the clock backs off
+    except Exception:  # noqa: BLE001 - an event (or its recipe) breaks the batch
+        ids = list(Event.objects.filter(status=Event.Status.RECEIVED)
+                   .order_by("received_at", "id").values_list("id", flat=True)[:limit])
+        return dispatch_isolating_failures(ids)

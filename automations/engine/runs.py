@@ -1,17 +1,28 @@
-"""A run's life outside its operations: prepare, move to the next step, finish.
+"""Runs as the engine holds them in memory: what a walk needs, read in one query per batch.
 
-A run executes the document of the recipe version it recorded. Filter steps are evaluated
-here, inline (no call to make); each operation step is handed to its own Celery task.
+The hot path never loads Run or Event model instances: a batch of runs is a list of `RunInfo`
+(ids, the version, the trigger's data) and their step rows a dict of `walk.Row` by address.
 """
 
-from django.db import transaction
-from django.utils import timezone
+from __future__ import annotations
 
-from automations.engine import conditions, render
-from automations.engine.versions import version_document
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from automations.engine import walk
 from automations.models import Run, StepRun
-from automations.publish import publish_on_commit
-from automations.signals import run_failed
+
+RUN_FIELDS = (
+    "id", "recipe_id", "recipe_version", "status", "started_at", "recipe__connection_id",
+    "event__cartly_event_id",
+    "event__event_type", "event__occurred_at", "event__received_at", "event__payload",
+)
+ROW_FIELDS = (
+    "id", "run_id", "position", "address", "key", "operation", "status", "output", "items",
+    "error", "status_code",
+)
 
 
 def operation_task_name(operation: str) -> str:
@@ -19,104 +30,79 @@ def operation_task_name(operation: str) -> str:
     return f"automations.op.{operation}"
 
 
-def event_context(run: Run) -> dict:
-    event = run.event
-    return {
-        "id": event.cartly_event_id,
-        "type": event.event_type,
-        "time": (event.occurred_at or event.received_at).isoformat(),
-        "source": event.source,
-    }
+@dataclass
+class RunInfo:
+    id: int
+    recipe_id: int
+    version: int
+    status: str
+    payload: Any
+    event: dict[str, Any]
+    connection_id: int = 0
+    started_at: datetime | None = None
+
+    def base_context(self, now: datetime) -> dict[str, Any]:
+        """`trigger`, `event` and `now`: what every template and condition of the run sees."""
+        return {"trigger": self.payload, "event": self.event, "now": now}
 
 
-def build_context(run: Run, before_position: int) -> dict:
-    """`trigger`, `event`, `steps.<key>` (outputs of earlier steps) and `now`, as plain dicts."""
-    steps = {}
-    if before_position:  # the first step has no earlier outputs: skip the query
-        outputs = StepRun.objects.filter(run=run, position__lt=before_position).values_list(
-            "key", "output"
-        )
-        steps = {key: output for key, output in outputs if output is not None}
-    return render.build_context(
-        trigger=run.event.payload, event=event_context(run), steps=steps, now=timezone.now()
+def info_from_values(values: dict[str, Any]) -> RunInfo:
+    moment = values["event__occurred_at"] or values["event__received_at"]
+    return RunInfo(
+        id=values["id"], recipe_id=values["recipe_id"], version=values["recipe_version"],
+        status=values["status"], payload=values["event__payload"],
+        event={"id": values["event__cartly_event_id"], "type": values["event__event_type"],
+               "time": moment.isoformat() if moment else None},
+        connection_id=values["recipe__connection_id"], started_at=values["started_at"],
     )
+
+
+def load_runs(run_ids) -> dict[int, RunInfo]:
+    """The runs and their events' data, in one query."""
+    rows = Run.objects.filter(pk__in=list(run_ids)).values(*RUN_FIELDS)
+    return {values["id"]: info_from_values(values) for values in rows}
+
+
+def row_from_values(values: dict[str, Any]) -> walk.Row:
+    where = values["address"] or str(values["position"])
+    return walk.Row(where, values["status"], values["key"], values["output"], values["items"],
+                    values["error"], values["status_code"], values["id"],
+                    values["operation"])
+
+
+def load_rows(run_ids) -> dict[int, dict[str, walk.Row]]:
+    """Every step row of the runs, by run and address, in one query."""
+    found: dict[int, dict[str, walk.Row]] = defaultdict(dict)
+    for values in StepRun.objects.filter(run_id__in=list(run_ids)).values(*ROW_FIELDS):
+        row = row_from_values(values)
+        found[values["run_id"]][row.where] = row
+    return found
+
+
+# -- one run at a time: replays, tests, the builder (the hot path goes through advance.py) ----
+
+
+def prepare_run(run: Run) -> None:
+    """Start one new run: its recipe's filter, then the steps up to the first call."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from automations.engine.advance import advance_runs
+
+    with transaction.atomic():
+        advance_runs([load_runs([run.pk])[run.pk]], {}, timezone.now(), starting=True)
 
 
 def finish_run(run: Run, status: str, reason: str = "") -> None:
+    """End one run as `status` (steps not reached are skipped) and tell the listeners."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from automations.engine.advance import finish_runs
+
     now = timezone.now()
-    Run.objects.filter(pk=run.pk).update(status=status, failure_reason=reason, finished_at=now)
-    StepRun.objects.filter(run=run, status=StepRun.Status.PENDING).update(
-        status=StepRun.Status.SKIPPED
-    )
+    with transaction.atomic():
+        StepRun.objects.filter(run=run, status=StepRun.Status.PENDING).update(
+            status=StepRun.Status.SKIPPED, next_attempt_at=None)
+        finish_runs([(load_runs([run.pk])[run.pk], status, reason)], now)
     run.status, run.failure_reason, run.finished_at = status, reason, now
-    if status == Run.Status.FAILED:
-        transaction.on_commit(lambda: run_failed.send(sender=Run, run=run), robust=True)
-
-
-class BrokenFilter(Exception):
-    """A filter that cannot be evaluated (e.g. a bad pattern): the run fails, not filters."""
-
-
-def _filter_passes(conds: list, match: str, context: dict) -> tuple[bool, str]:
-    if not conds:
-        return True, ""
-    try:
-        result = conditions.evaluate(conds, context, match=match)
-    except conditions.ConditionError as exc:
-        raise BrokenFilter(f"The filter cannot be checked: {exc}") from exc
-    return result.passed, result.reason
-
-
-@transaction.atomic
-def prepare_run(run: Run) -> None:
-    """Check the recipe's own filter, lay out one StepRun per step, start the first step."""
-    document = version_document(run.recipe_id, run.recipe_version)
-    recipe_filter = document.get("filter") or {}
-    try:
-        passed, reason = _filter_passes(
-            recipe_filter.get("conditions", []), recipe_filter.get("match", "all"),
-            build_context(run, 0),
-        )
-    except BrokenFilter as exc:
-        finish_run(run, Run.Status.FAILED, str(exc))
-        return
-    if not passed:
-        finish_run(run, Run.Status.FILTERED, reason)
-        return
-    StepRun.objects.bulk_create(
-        StepRun(run=run, position=i, key=step["key"], operation=step.get("operation", ""))
-        for i, step in enumerate(document["steps"])
-    )
-    advance(run, 0)
-
-
-def advance(run: Run, position: int) -> None:
-    """Go on from step `position`: run filters inline, publish the next operation's task."""
-    steps = version_document(run.recipe_id, run.recipe_version)["steps"]
-    while position < len(steps):
-        step = steps[position]
-        if "filter" not in step:
-            step_run_id = StepRun.objects.values_list("id", flat=True).get(
-                run=run, position=position
-            )
-            publish_on_commit(operation_task_name(step["operation"]), step_run_id)
-            return
-        try:
-            passed, reason = _filter_passes(
-                step["filter"].get("conditions", []), step["filter"].get("match", "all"),
-                build_context(run, position),
-            )
-        except BrokenFilter as exc:
-            passed, reason = None, str(exc)
-        status = {True: StepRun.Status.SUCCEEDED, False: StepRun.Status.FILTERED,
-                  None: StepRun.Status.FAILED}[passed]
-        now = timezone.now()
-        StepRun.objects.filter(run=run, position=position).update(
-            status=status, error=reason, started_at=now, finished_at=now, duration_ms=0
-        )
-        if not passed:
-            outcome = Run.Status.FILTERED if passed is False else Run.Status.FAILED
-            finish_run(run, outcome, reason)
-            return
-        position += 1
-    finish_run(run, Run.Status.SUCCEEDED)

@@ -1,184 +1,187 @@
-"""Run one operation step: claim it, render its input once, call the connector, record it.
+"""Run a batch of operation steps: claim, render, call, record, advance (DESIGN.md, point 4).
 
-Every outcome is a row a merchant can read: the rendered input, the output, the error in
-plain words with Cartly's field messages and status code, the attempts and the timings.
+One Celery task per operation takes the ids of many step runs. Two transactions do the
+bookkeeping of the whole batch: the first claims the rows and stores each one's rendered
+input (rendered once, so a retry sends exactly the same call under the same key); then the
+calls are made at once (calls.py); the second records every outcome, keeps each failed attempt
+that will be retried, and walks the runs on (advance.py), publishing the next steps' batches
+after the commit. A copy of the message claims nothing and does nothing.
 """
 
-import time
-from dataclasses import dataclass
-from datetime import timedelta
+from __future__ import annotations
 
-from celery.exceptions import SoftTimeLimitExceeded
+import logging
+from datetime import datetime, timedelta
+
 from django.conf import settings
-from django.db.models import F, Q
+from django.db import transaction
 from django.utils import timezone
 
-from automations.engine import render, retry
-from automations.engine.runs import advance, build_context, finish_run, operation_task_name
+from automations.engine import advance, calls, claims, outcomes, render_batch, walk
+from automations.engine.runs import RunInfo, load_rows, load_runs
+from automations.engine.tree import step_at
 from automations.engine.versions import version_document
-from automations.models import Run, StepRun
-from automations.publish import publish_on_commit
-from connectors import registry, tokens
-from connectors.base import Search
-from connectors.contract import check_result
+from automations.models import StepAttempt, StepRun
+from automations.publish import publish_batches
+from connectors import registry
 from connectors.convert import ConversionError, convert_inputs
-from connectors.errors import ConnectorError, Halted, RateLimited, ShopBudgetExceeded
+from connectors.models import Connection
 
-# A step whose task keeps killing its worker fails after this many pickups, not loops.
-MAX_WORKER_PICKUPS = retry.MAX_ATTEMPTS + 2
-# Seconds past the hard task time limit before a `running` step counts as abandoned.
-STALE_MARGIN = 60
-PAUSED_REASON = "Paused: the shop needs reconnecting. It resumes when you reconnect it."
+log = logging.getLogger(__name__)
 
-
-@dataclass
-class Outcome:
-    status: str
-    output: dict | None = None
-    error: str = ""
-    error_fields: dict | None = None
-    status_code: int | None = None
-    retry_in: float | None = None  # set when the step should be tried again
+PAUSED_REASON = outcomes.PAUSED_REASON
+# Pickups without an outcome before a step is given up: it keeps killing its worker.
+MAX_PICKUPS = 3
+POISON = ("This step stopped its worker {n} times in a row, so it was given up (poison). "
+          "Its input is kept below; retry it once the cause is fixed.")
+# Cartly keeps idempotency keys for 24 hours; past this, a retry looks for the effect first.
+KEY_MEMORY = timedelta(hours=23)
 
 
-def stale_running_before():
-    """A step `running` since before this has lost its worker: no task outlives the limit."""
-    return timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + STALE_MARGIN)
+def _contexts(rows: list[claims.Claimed], infos: dict[int, RunInfo], now: datetime) -> dict:
+    """The template context of each row: the trigger, and earlier steps' outputs if any."""
+    later = {row.id for row in rows if not row.is_first_step and row.rendered_input is None}
+    earlier = load_rows({row.run_id for row in rows if row.id in later}) if later else {}
+    found = {}
+    for row in rows:
+        info = infos[row.run_id]
+        base = info.base_context(now)
+        if row.id in later:
+            steps = version_document(info.recipe_id, info.version)["steps"]
+            found[row.id] = walk.plan(steps, earlier.get(row.run_id, {}), base, now,
+                                      target=row.where).context
+        else:
+            found[row.id] = {**base, "steps": {}}
+    return found
 
 
-def claim(step_run_id: int) -> StepRun | None:
-    """Move the step to running; a copy of the message that finds it taken does nothing.
-
-    A step left `running` is taken over only once its holder cannot still be alive: a
-    "redelivered" flag alone does not prove that (a broker reconnect sets it too).
-    """
-    ready = Q(status__in=[StepRun.Status.PENDING, StepRun.Status.WAITING]) | Q(
-        status=StepRun.Status.RUNNING, started_at__lt=stale_running_before()
-    )
-    now = timezone.now()
-    claimed = StepRun.objects.filter(ready, pk=step_run_id).update(
-        status=StepRun.Status.RUNNING, attempts=F("attempts") + 1, started_at=now,
-        next_attempt_at=None,
-    )
-    if not claimed:
-        return None
-    step_run = StepRun.objects.select_related(
-        "run__event", "run__recipe__connection"
-    ).get(pk=step_run_id)
-    Run.objects.filter(pk=step_run.run_id, status=Run.Status.QUEUED).update(
-        status=Run.Status.RUNNING, started_at=now
-    )
-    return step_run
-
-
-def _rendered_input(step_run: StepRun, step: dict, operation) -> dict:
-    """Render on the first attempt and keep it: retries send exactly the same call."""
-    if step_run.rendered_input is None:
-        labels = {f.key: f.label for f in operation.input_fields}
-        context = build_context(step_run.run, step_run.position)
-        step_run.rendered_input = render.render_fields(step.get("fields", {}), context, labels)
-        StepRun.objects.filter(pk=step_run.pk).update(rendered_input=step_run.rendered_input)
-    return step_run.rendered_input
+def _jobs(rows, infos, now) -> list[calls.Job]:
+    """Render (new rows), convert and describe each row's call; failures become outcomes."""
+    contexts = _contexts(rows, infos, now)
+    operations = {row.id: registry.get(row.operation) for row in rows}
+    fresh = [row for row in rows if row.rendered_input is None]
+    rendered = render_batch.render_rows(
+        [(row.id, step_at(_steps(infos[row.run_id]), row.where).get("fields", {}),
+          contexts[row.id], operations[row.id]) for row in fresh])
+    jobs = []
+    for row in rows:
+        info, operation = infos[row.run_id], operations[row.id]
+        step = step_at(_steps(info), row.where)
+        job = calls.Job(row.id, info.connection_id, row.attempts, operation, {},
+                        row.idempotency_key(), step.get("if_not_found", "halt"))
+        result = rendered.get(row.id)
+        if isinstance(result, Exception):
+            job.outcome = outcomes.failed(str(result))
+        elif row.pickups > MAX_PICKUPS:
+            job.outcome = outcomes.failed(POISON.format(n=row.pickups - 1))
+        else:
+            if result is not None:
+                row.rendered_input = result
+                claims.store_input(row)
+            job = _convert(job, row, operation, now)
+        jobs.append(job)
+    return jobs
 
 
-def _perform(step_run: StepRun, step: dict) -> Outcome:
-    operation = registry.get(step["operation"])
-    values = convert_inputs(operation.input_fields, _rendered_input(step_run, step, operation))
-    connection = step_run.run.recipe.connection
-    if isinstance(operation, Search):
-        found = tokens.call(connection, lambda client: operation.perform(client, values))
-        found = check_result(operation, found)
-        if found:
-            return Outcome(StepRun.Status.SUCCEEDED, output=found[0])
-        if step.get("if_not_found", "halt") == "continue":
-            return Outcome(StepRun.Status.SUCCEEDED, output={})
-        return Outcome(StepRun.Status.HALTED, error=operation.nothing_found)
-    key = step_run.idempotency_key
-    result = tokens.call(connection, lambda client: operation.perform(client, values, key))
-    return Outcome(StepRun.Status.SUCCEEDED, output=check_result(operation, result))
+def _steps(info: RunInfo) -> list[dict]:
+    return version_document(info.recipe_id, info.version)["steps"]
 
 
-def _transient(step_run: StepRun, exc: Exception, status_code=None, retry_after=None) -> Outcome:
-    message = str(exc) or "Cartly did not answer in time."
-    if retry.should_retry(step_run.attempts):
-        delay = retry.backoff_seconds(step_run.attempts, retry_after)
-        return Outcome(StepRun.Status.WAITING, error=message, status_code=status_code,
-                       retry_in=delay)
-    return Outcome(
-        StepRun.Status.FAILED, status_code=status_code,
-        error=f"Cartly kept failing after {step_run.attempts} attempts: {message}",
-    )
-
-
-def attempt(step_run: StepRun) -> Outcome:
-    step = version_document(step_run.run.recipe_id, step_run.run.recipe_version)["steps"][
-        step_run.position
-    ]
+def _convert(job: calls.Job, row: claims.Claimed, operation, now: datetime) -> calls.Job:
     try:
-        return _perform(step_run, step)
-    except (render.RenderError, ConversionError) as exc:
-        return Outcome(StepRun.Status.FAILED, error=str(exc))
-    except Halted as exc:
-        return Outcome(StepRun.Status.HALTED, error=str(exc))
-    except tokens.ReconnectNeeded as exc:
-        return Outcome(StepRun.Status.WAITING, error=f"{PAUSED_REASON} ({exc})")
-    except ShopBudgetExceeded as exc:
-        # Our own budget, not a refusal by Cartly: wait without spending an attempt.
-        StepRun.objects.filter(pk=step_run.pk).update(attempts=F("attempts") - 1)
-        return Outcome(StepRun.Status.WAITING, error=str(exc), retry_in=exc.retry_after)
-    except RateLimited as exc:
-        return _transient(step_run, exc, exc.status_code, exc.retry_after)
-    except ConnectorError as exc:
-        if not exc.permanent:
-            return _transient(step_run, exc, exc.status_code)
-        fields = getattr(exc, "fields", None) or None
-        return Outcome(StepRun.Status.FAILED, error=str(exc), error_fields=fields,
-                       status_code=exc.status_code)
-    except SoftTimeLimitExceeded as exc:
-        return _transient(step_run, exc)
+        job.values = convert_inputs(operation.input_fields, row.rendered_input)
+    except ConversionError as exc:
+        job.outcome = outcomes.failed(str(exc))
+        return job
+    old_key = row.first_attempt_at is not None and now - row.first_attempt_at > KEY_MEMORY
+    # Cartly forgets keys after a day; another system keeps its own rules for its keys.
+    if old_key and row.attempts > 1 and operation.kind == "action" and operation.app == "cartly":
+        if getattr(operation, "after_key_expiry", None) is None:
+            job.outcome = outcomes.failed(
+                "More than a day has passed since the first attempt, so Cartly no longer "
+                "remembers it and repeating the call could apply it twice. Check the shop, "
+                "then retry by hand.")
+        job.key_may_be_forgotten = True
+    return job
 
 
-def record(step_run: StepRun, outcome: Outcome, started: float) -> None:
+def _isolate_suspects(rows: list[claims.Claimed], now: datetime) -> list[claims.Claimed]:
+    """A row an earlier pickup left unrecorded may be what kills workers: hand it back to run
+    alone, so it cannot take the rest of a batch down with it again."""
+    if len(rows) < 2:
+        return rows
+    suspects = [row for row in rows if row.pickups > 1]
+    for row in suspects:
+        if claims.release(row, now):
+            transaction.on_commit(
+                lambda r=row: publish_batches({r.operation: [r.id]}), robust=True)
+    return [row for row in rows if row.pickups <= 1]
+
+
+def _claim_and_prepare(ids: list[int], now: datetime):
+    with transaction.atomic():
+        claims.relaxed_commit()
+        rows = _isolate_suspects(claims.claim(ids, now), now)
+        if not rows:
+            return [], {}, {}, []
+        infos = load_runs({row.run_id for row in rows})
+        connections = Connection.objects.in_bulk({info.connection_id for info in infos.values()})
+        jobs = _jobs(rows, infos, now)
+    return rows, infos, connections, jobs
+
+
+def execute_batch(step_run_ids: list[int]) -> dict[int, str]:
+    """The body of every operation task; each claimed step's new status by id."""
+    started = timezone.now()
+    rows, infos, connections, jobs = _claim_and_prepare(list(step_run_ids), started)
+    if not rows:
+        return {}
+    closed = calls.run_jobs(jobs, connections, timezone.now())
     now = timezone.now()
-    parked_until = None
-    if outcome.retry_in is not None:
-        parked_until = now + timedelta(seconds=min(outcome.retry_in, retry.MAX_BACKOFF_SECONDS))
-    # Only the holder of the claim records: a sweep or a retry may have moved the step on.
-    recorded = StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.RUNNING).update(
-        status=outcome.status, output=outcome.output, error=outcome.error,
-        error_fields=outcome.error_fields, status_code=outcome.status_code,
-        finished_at=None if outcome.status == StepRun.Status.WAITING else now,
-        duration_ms=int((time.monotonic() - started) * 1000), next_attempt_at=parked_until,
+    with transaction.atomic():
+        claims.relaxed_commit()
+        statuses = _record(rows, jobs, infos, started, now)
+        if closed:
+            wake_shops(closed, now)
+    return statuses
+
+
+def _record(rows, jobs, infos, started, now) -> dict[int, str]:
+    by_id = {job.step_id: job for job in jobs}
+    recorded, attempts = [], []
+    for row in rows:
+        outcome = by_id[row.id].outcome
+        if not claims.record(row, outcome, started, now):
+            continue  # the lease lapsed and another pickup owns the row now
+        recorded.append(row)
+        if outcome.status == outcomes.WAITING and outcome.counts:
+            attempts.append(_attempt(row, outcome, infos[row.run_id], started, now))
+    StepAttempt.objects.bulk_create(attempts)
+    run_ids = {row.run_id for row in recorded}
+    if run_ids:
+        advance.advance_runs([infos[rid] for rid in run_ids], load_rows(run_ids), now)
+    return {row.id: by_id[row.id].outcome.status for row in recorded}
+
+
+def _attempt(row, outcome, info: RunInfo, started, now) -> StepAttempt:
+    """Keep a failed attempt that will be tried again: the step's row moves on without it."""
+    return StepAttempt(
+        step_run_id=row.id, number=row.attempts, status=StepRun.Status.FAILED,
+        recipe_version=info.version, rendered_input=row.rendered_input, error=outcome.error,
+        status_code=outcome.status_code, started_at=started, finished_at=now,
+        duration_ms=max(int((now - started).total_seconds() * 1000), 0),
     )
-    if not recorded:
-        return
-    run = step_run.run
-    if outcome.status == StepRun.Status.SUCCEEDED:
-        advance(run, step_run.position + 1)
-    elif outcome.status == StepRun.Status.WAITING:
-        Run.objects.filter(pk=run.pk).update(failure_reason=outcome.error)
-        if parked_until is not None and outcome.retry_in <= retry.MAX_COUNTDOWN_SECONDS:
-            publish_on_commit(
-                operation_task_name(step_run.operation), step_run.pk, countdown=outcome.retry_in
-            )
-    else:
-        run_status = Run.Status.HALTED if outcome.status == StepRun.Status.HALTED else (
-            Run.Status.FAILED
-        )
-        finish_run(run, run_status, f"Step {step_run.position + 1} ({step_run.key}): "
-                   f"{outcome.error}")
 
 
-def execute_step(step_run_id: int) -> str | None:
-    """The body of every operation task; returns the step's new status (None: not ours)."""
-    step_run = claim(step_run_id)
-    if step_run is None:
-        return None
-    started = time.monotonic()
-    if step_run.attempts > MAX_WORKER_PICKUPS:
-        outcome = Outcome(StepRun.Status.FAILED, error="This step stopped its worker again "
-                          "and again, so it was given up.")
-    else:
-        outcome = attempt(step_run)
-    record(step_run, outcome, started)
-    return outcome.status
+def wake_shops(shop_ids: set[str], now: datetime) -> int:
+    """Cartly answers again: every step of those shops waiting on it is due now."""
+    return StepRun.objects.filter(
+        status=StepRun.Status.WAITING,
+        wait_kind__in=(StepRun.WaitKind.CIRCUIT, StepRun.WaitKind.RETRY),
+        run__recipe__connection__shop_id__in=shop_ids,
+    ).update(next_attempt_at=now)
+
+
+def stale_running_before() -> datetime:
+    """Kept for callers that ask when a running step counts as abandoned."""
+    return timezone.now() - timedelta(seconds=settings.ENGINE_STEP_LEASE_SECONDS)

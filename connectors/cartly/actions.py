@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.base import Action, Field, FieldType, OutputField, load_sample
 from connectors.cartly.triggers import CUSTOMER_OUTPUT, ORDER_OUTPUT
-from connectors.errors import ValidationFailed
+from connectors.errors import Permanent, ValidationFailed
 
 if TYPE_CHECKING:
     from connectors.cartly.client import CartlyClient
@@ -46,6 +46,14 @@ def _without(inputs: dict[str, Any], *keys: str) -> dict[str, Any]:
 
 def create_customer(client: CartlyClient, inputs: dict[str, Any], idempotency_key: str) -> dict:
     return client.create_customer(inputs, idempotency_key=idempotency_key)
+
+
+def create_customer_once(
+    client: CartlyClient, inputs: dict[str, Any], idempotency_key: str
+) -> dict:
+    """After the key may be forgotten: the customer an earlier attempt made, if it did."""
+    found = client.list_customers(email=inputs["email"], limit=1)
+    return found[0] if found else create_customer(client, inputs, idempotency_key)
 
 
 def update_customer(client: CartlyClient, inputs: dict[str, Any], idempotency_key: str) -> dict:
@@ -85,6 +93,7 @@ create_customer_action = Action(
     description="Adds a customer to the shop. Fails if the email is already taken.",
     input_fields=(EMAIL, *CUSTOMER_DETAILS),
     perform=create_customer,
+    after_key_expiry=create_customer_once,
     scopes=("write_customers",),
     output_fields=CUSTOMER_OUTPUT,
     sample=load_sample(SAMPLES, "customer__create"),
@@ -106,6 +115,7 @@ update_customer_action = Action(
         *CUSTOMER_DETAILS,
     ),
     perform=update_customer,
+    after_key_expiry=update_customer,  # it sets the given fields: repeating changes nothing
     scopes=("write_customers",),
     output_fields=CUSTOMER_OUTPUT,
     sample=load_sample(SAMPLES, "customer__update"),
@@ -118,6 +128,7 @@ find_or_create_customer_action = Action(
     description="Finds the customer with this email, or creates one when there is none.",
     input_fields=(EMAIL, *CUSTOMER_DETAILS),
     perform=find_or_create_customer,
+    after_key_expiry=find_or_create_customer,  # it looks first by itself
     scopes=("read_customers", "write_customers"),
     output_fields=(*CUSTOMER_OUTPUT, OutputField("created", "Was created")),
     sample=load_sample(SAMPLES, "customer__find_or_create"),
@@ -154,6 +165,9 @@ update_order_action = Action(
         Field(key="note", label="Note", type=FieldType.TEXT, help="Replaces the order's note."),
     ),
     perform=update_order,
+    # A status and a note are set, not added: repeating applies nothing twice (a status that
+    # already moved answers 422, which the run shows).
+    after_key_expiry=update_order,
     scopes=("write_orders",),
     output_fields=ORDER_OUTPUT,
     sample=load_sample(SAMPLES, "order__update"),
@@ -174,6 +188,18 @@ def adjust_inventory(client: CartlyClient, inputs: dict[str, Any], idempotency_k
     return client.set_inventory(
         inputs["variant_id"], adjustment=quantity, idempotency_key=idempotency_key
     )
+
+
+def set_inventory_once(
+    client: CartlyClient, inputs: dict[str, Any], idempotency_key: str
+) -> dict:
+    """Setting a level may be repeated; adding to it may not, once the key is forgotten."""
+    if inputs["mode"] != SET:
+        raise Permanent(
+            "Cartly may have applied this stock change more than a day ago and no longer "
+            "remembers it, so it was not sent again. Check the stock, then retry by hand."
+        )
+    return adjust_inventory(client, inputs, idempotency_key)
 
 
 adjust_inventory_action = Action(
@@ -200,6 +226,7 @@ adjust_inventory_action = Action(
         Field(key="quantity", label="Quantity", type=FieldType.INTEGER, required=True),
     ),
     perform=adjust_inventory,
+    after_key_expiry=set_inventory_once,
     scopes=("write_inventory",),
     output_fields=(
         OutputField("variant_id", "Variant ID"),
@@ -214,6 +241,19 @@ adjust_inventory_action = Action(
 
 def create_discount(client: CartlyClient, inputs: dict[str, Any], idempotency_key: str) -> dict:
     return client.create_discount(inputs, idempotency_key=idempotency_key)
+
+
+def create_discount_once(
+    client: CartlyClient, inputs: dict[str, Any], idempotency_key: str
+) -> dict:
+    """After the key may be forgotten: a code that is taken is the one an earlier attempt
+    made (Cartly has no list of discounts to look in; codes are unique per shop)."""
+    try:
+        return create_discount(client, inputs, idempotency_key)
+    except ValidationFailed as exc:
+        if "code" not in exc.fields:
+            raise
+        return {"code": inputs["code"], "already_created": True}
 
 
 create_discount_action = Action(
@@ -243,6 +283,7 @@ create_discount_action = Action(
         Field(key="ends_at", label="Ends at", type=FieldType.DATETIME),
     ),
     perform=create_discount,
+    after_key_expiry=create_discount_once,
     scopes=("write_discounts",),
     output_fields=(
         OutputField("id", "Discount ID"),

@@ -6,9 +6,18 @@ creation time), changes by `updated_since`. The output fields below are also use
 actions and searches that return the same objects.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from connectors.base import OutputField, PollCursor, PollFilter, Trigger, load_sample
+from connectors.base import (
+    OutputField,
+    PollCursor,
+    PollFilter,
+    PollLevels,
+    Trigger,
+    load_sample,
+)
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
@@ -82,9 +91,41 @@ CART_OUTPUT = (
     OutputField("abandoned_at", "Abandoned at"),
 )
 
+INVENTORY_LEVEL_OUTPUT = (
+    OutputField("variant_id", "Variant ID"),
+    OutputField("product_id", "Product ID"),
+    OutputField("sku", "SKU"),
+    OutputField("available", "Available"),
+    OutputField("previous_available", "Previously available"),
+    OutputField("updated_at", "Updated at"),
+)
+
 NEW = PollFilter(PollCursor.SINCE_ID)
 UPDATED = PollFilter(PollCursor.UPDATED_SINCE)
 HOOKS = "webhooks"  # the scope every REST Hook subscription needs
+
+def inventory_levels(product: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A listed product's variants as `inventory_level.updated` data, less `previous_available`.
+
+    Cartly has no list of inventory levels (cartly-api.md, "Changelog events"), so polling reads
+    products. A variant carries no time of its own: the product's `updated_at` moves with each
+    stock change, to the time the hook's data carries, so both ways give one dedupe key.
+    """
+    variants = product.get("variants")
+    if not isinstance(variants, list):
+        return []
+    return [
+        {
+            "variant_id": variant["id"],
+            "product_id": product.get("id"),
+            "sku": variant.get("sku", ""),
+            "available": variant["available"],
+            "updated_at": product.get("updated_at"),
+        }
+        for variant in variants
+        if isinstance(variant, Mapping) and variant.get("id") and "available" in variant
+    ]
+
 
 order_created = Trigger(
     key="cartly.order_created",
@@ -103,12 +144,12 @@ order_updated = Trigger(
     key="cartly.order_updated",
     noun="Order",
     label="Order Updated",
-    description="Starts each time an order's status changes.",
+    description="Starts each time an order changes: its status, note, email or line items.",
     event="order.updated",
     resource="orders",
-    # Polling also sees note edits; by hook only status changes arrive (cartly-api.md).
+    # Both ways see every change: hooks fire on edits too (cartly-api.md, "Changelog events").
     poll_filter=UPDATED,
-    dedupe_on_updated_at=True,  # one order changes status several times
+    dedupe_on_updated_at=True,  # one order changes several times
     scopes=(HOOKS, "read_orders"),
     output_fields=ORDER_OUTPUT,
     sample=load_sample(SAMPLES, "order__updated"),
@@ -193,6 +234,27 @@ cart_abandoned = Trigger(
     sample=load_sample(SAMPLES, "cart__abandoned"),
 )
 
+inventory_changed = Trigger(
+    key="cartly.inventory_changed",
+    noun="Inventory level",
+    label="Inventory Changed",
+    description=(
+        "Starts each time a variant's available quantity changes: an order placed or "
+        "canceled, a stock adjustment, an edit in the shop's admin."
+    ),
+    event="inventory_level.updated",
+    resource="products",  # no list of levels: polling compares each variant with the last seen
+    poll_filter=UPDATED,
+    poll_levels=PollLevels(
+        expand=inventory_levels, value="available", previous="previous_available"
+    ),
+    dedupe_on_updated_at=True,  # cartly-api.md: (event, variant id, updated_at)
+    id_field="variant_id",
+    scopes=(HOOKS, "read_products"),
+    output_fields=INVENTORY_LEVEL_OUTPUT,
+    sample=load_sample(SAMPLES, "inventory_level__updated"),
+)
+
 TRIGGERS = (
     order_created,
     order_updated,
@@ -202,4 +264,5 @@ TRIGGERS = (
     product_updated,
     customer_created,
     cart_abandoned,
+    inventory_changed,
 )

@@ -1,5 +1,7 @@
 """GET /apps/api/orders and PUT /apps/api/orders/:id (status moves and note)."""
 
+import json
+
 import pytest
 
 from sandbox import shop as shop_actions
@@ -97,11 +99,29 @@ def test_it_refuses_a_forbidden_status_change(api, orders, status):
     assert topics() == []
 
 
-def test_it_changes_a_note_without_an_event(api, orders):
+def test_it_fires_order_updated_for_a_note_change(api, orders):
+    # cartly-api.md, "Changelog events": order modifications fire order.updated too.
     Event.objects.all().delete()
     response = put(api, f"/apps/api/orders/{orders[0].id}", {"note": "gift wrap"})
     assert response.json()["order"]["note"] == "gift wrap"
+    assert topics() == ["order.updated"]
+    sent = json.loads(Event.objects.get().body)["data"]
+    assert (sent["note"], sent["status"]) == ("gift wrap", "pending")
+    assert sent["updated_at"] == response.json()["order"]["updated_at"]
+
+
+def test_it_fires_nothing_for_a_note_left_as_it_was(api, orders):
+    put(api, f"/apps/api/orders/{orders[0].id}", {"note": "same"})
+    Event.objects.all().delete()
+    response = put(api, f"/apps/api/orders/{orders[0].id}", {"note": "same"})
+    assert response.status_code == 200
     assert topics() == []
+
+
+def test_it_fires_order_updated_once_for_a_status_and_note_change(api, orders):
+    Event.objects.all().delete()
+    put(api, f"/apps/api/orders/{orders[0].id}", {"status": "paid", "note": "paid by phone"})
+    assert topics() == ["order.updated"]
 
 
 def test_it_hides_another_shops_order(api, orders, other_shop):

@@ -11,18 +11,25 @@ from sandbox.events import EVENT_TYPES
 from sandbox.models import Cart, Delivery, Event, Order, Webhook
 
 # What each scenario fires in a shop with one product and nothing else: the steps it needs first
-# (a new buyer, placing, paying) are real and fire their own events.
+# (a new buyer, placing, paying) are real and fire their own events. Placing an order takes
+# stock and canceling it puts the stock back: each is an inventory_level.updated, and the
+# product whose variant changed is updated with it (sandbox/stock.py).
+STOCK = ["inventory_level.updated", "product.updated"]
 EXPECTED_TOPICS = {
-    "order.created": ["customer.created", "order.created"],
-    "order.updated": ["customer.created", "order.created", "order.updated"],
-    "order.fulfilled": [
+    "order.created": sorted(["customer.created", "order.created", *STOCK]),
+    "order.updated": sorted(["customer.created", "order.created", "order.updated", *STOCK]),
+    "order.fulfilled": sorted([
         "customer.created", "order.created", "order.fulfilled", "order.updated", "order.updated",
-    ],
-    "order.canceled": ["customer.created", "order.canceled", "order.created", "order.updated"],
+        *STOCK,
+    ]),
+    "order.canceled": sorted([
+        "customer.created", "order.canceled", "order.created", "order.updated", *STOCK, *STOCK,
+    ]),
     "product.created": ["product.created"],
     "product.updated": ["product.updated"],
     "customer.created": ["customer.created"],
     "cart.abandoned": ["cart.abandoned"],
+    "inventory_level.updated": STOCK,
 }
 
 

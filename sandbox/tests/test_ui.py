@@ -141,7 +141,10 @@ def test_it_places_an_order_from_the_form(browser, shop, variant):
     assert order.email == "buyer@example.com"
     assert order.line_items[0]["quantity"] == 2
     assert "Order #1001 placed" in texts(response)
-    assert topics(shop) == ["product.created", "customer.created", "order.created"]
+    assert topics(shop) == [
+        "product.created", "customer.created", "order.created", "inventory_level.updated",
+        "product.updated",
+    ]
     assert b"buyer@example.com" in response.content
 
 
@@ -346,7 +349,7 @@ def test_it_checks_out_a_cart_into_an_order(browser, shop, variant):
     response = browser.post(reverse("sandbox:cart_check_out", args=[cart.id]), follow=True)
     cart.refresh_from_db()
     assert cart.checked_out_at and cart.order.number == 1001
-    assert topics(shop)[-1] == "order.created"
+    assert topics(shop)[-3:] == ["order.created", "inventory_level.updated", "product.updated"]
     assert "Cart checked out as order #1001" in texts(response)
     assert b"checked out" in response.content
 

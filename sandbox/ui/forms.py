@@ -8,6 +8,7 @@ from django.conf import settings
 from sandbox.models import Discount, Product, Shop, Variant
 
 MAX_QUANTITY = 1000  # a sandbox order, not a warehouse move
+MAX_STOCK = 2_147_483_647  # the stock column's range
 
 
 class VariantChoiceField(forms.ModelChoiceField):
@@ -70,10 +71,35 @@ class ProductForm(forms.Form):
 
 
 class ProductEditForm(forms.Form):
+    """The product's fields, then one stock field per variant (`stock_<variant id>`)."""
+
+    STOCK_PREFIX = "stock_"
+
     title = forms.CharField(max_length=200)
     vendor = forms.CharField(max_length=200, required=False)
     status = forms.ChoiceField(choices=Product.Status.choices)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, *args, variants: list[Variant] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        for variant in variants:
+            name = variant.sku or variant.title
+            self.fields[self.STOCK_PREFIX + variant.id] = forms.IntegerField(
+                label=f"Stock of {name}", initial=variant.available, required=False,
+                min_value=-MAX_STOCK, max_value=MAX_STOCK, help_text="Blank leaves it as it is.",
+            )
+
+    def product_data(self) -> dict:
+        return {k: self.cleaned_data[k] for k in ("title", "vendor", "status", "description")}
+
+    def levels(self) -> dict[str, int]:
+        """Each variant's stock as submitted, by variant id (blank ones left out)."""
+        prefix = self.STOCK_PREFIX
+        return {
+            key[len(prefix) :]: value
+            for key, value in self.cleaned_data.items()
+            if key.startswith(prefix) and value is not None
+        }
 
 
 class InventoryForm(forms.Form):

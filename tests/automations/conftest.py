@@ -66,7 +66,9 @@ def celery_worker(transactional_db, settings):
     Not eager mode: tasks travel through the broker (Redis in CI, the filesystem transport
     locally, in a folder of this test's own) and are claimed like in production.
     """
-    settings.ENGINE_RETRY_BASE_SECONDS = 0.2
+    # Retries and the clock sped up: a test sees a retry in a second, not a minute.
+    settings.ENGINE_RETRY_SCHEDULE = [0.2, 0.4, 0.8, 1.6]
+    settings.ENGINE_CLOCK_STEPS_SECONDS = 0.2
     celery_app.control.purge()  # messages other tests published name rows that are gone
     with start_worker(
         celery_app, pool="threads", concurrency=4, perform_ping_check=False,
@@ -78,7 +80,7 @@ def celery_worker(transactional_db, settings):
 def finished_runs(recipe) -> list:
     from automations.models import Run
 
-    return list(Run.objects.filter(recipe=recipe).exclude(status__in=["queued", "running"]))
+    return list(Run.objects.filter(recipe=recipe).exclude(status__in=Run.UNFINISHED))
 
 
 def start_run(recipe, connection, payload: dict, event_id: str | None = None):

@@ -177,11 +177,24 @@ def test_it_keeps_the_recipe_when_an_update_is_invalid(alice, doc):
     assert Recipe.objects.get(pk=recipe.pk).version == 1
 
 
-def test_it_deletes_a_disabled_recipe(alice, doc):
+def test_it_moves_a_deleted_recipe_to_the_trash(alice, doc):
     user, shop, api = alice
     recipe = create_recipe(user, shop, doc)
     assert api.delete(f"/api/recipes/{recipe.pk}").status_code == 204
-    assert not Recipe.objects.exists()
+    recipe.refresh_from_db()
+    assert recipe.deleted_at is not None and not recipe.enabled
+    assert api.get(f"/api/recipes/{recipe.pk}").status_code == 404
+    assert api.get("/api/recipes").json() == []
+
+
+def test_it_refuses_to_turn_on_a_recipe_of_a_disconnected_shop(alice, doc):
+    user, shop, api = alice
+    recipe = create_recipe(user, shop, doc)
+    Connection.objects.filter(pk=shop.pk).update(status=Connection.Status.DISCONNECTED)
+    response = api.post(f"/api/recipes/{recipe.pk}/enable")
+    assert response.status_code == 409
+    assert "disconnected" in response.json()["detail"]
+    assert not Recipe.objects.get(pk=recipe.pk).enabled
 
 
 # --- runs -----------------------------------------------------------------------------------
@@ -315,7 +328,8 @@ def test_it_turns_a_recipe_on_and_off_and_deletes_an_enabled_one(alice, doc):
     assert api.post(f"/api/recipes/{recipe.pk}/disable").json()["enabled"] is False
     api.post(f"/api/recipes/{recipe.pk}/enable")
     assert api.delete(f"/api/recipes/{recipe.pk}").status_code == 204
-    assert not Recipe.objects.filter(pk=recipe.pk).exists()
+    recipe.refresh_from_db()
+    assert not recipe.enabled and recipe.deleted_at is not None
 
 
 def test_it_answers_undecodable_bodies_with_a_400(alice, doc):

@@ -232,7 +232,7 @@ def test_it_shows_the_recipe_read_only_without_javascript(alice):
     page = browser.get(f"/recipes/{recipe.pk}/edit/").content.decode()
     assert 'id="recipe-summary"' in page
     assert "Find or Create Customer" in page and "THANKS-{{ trigger.number }}" in page
-    assert 'id="builder-data"' in page and "automations/builder.js" in page
+    assert 'id="builder-data"' in page and "automations/builder/main.js" in page
 
 
 def test_it_lists_recipes_with_their_state_at_cartly(alice, django_assert_max_num_queries):
@@ -247,19 +247,24 @@ def test_it_lists_recipes_with_their_state_at_cartly(alice, django_assert_max_nu
         page = browser.get("/recipes/").content.decode()
     assert "Could not register: Cartly refused the URL" in page
     assert f'id="toggle-{recipe.pk}"' in page and 'aria-checked="true"' in page
-    assert f'id="switch-state-{other.pk}"' in page and "New Order" in page
+    # An off recipe's switch says "Off" itself: no badge repeats it.
+    assert f'id="toggle-{other.pk}"' in page and 'aria-checked="false"' in page
+    assert f'id="switch-state-{other.pk}"' not in page and "New Order" in page
     Subscription.objects.update(status=Subscription.Status.ACTIVE, status_reason="")
     assert ">Active<" in browser.get("/recipes/").content.decode()
 
 
-def test_it_deletes_a_recipe_after_confirmation(alice):
+def test_it_moves_a_recipe_to_the_trash_after_confirmation(alice):
     user, shop, browser = alice
     recipe = create_recipe(user, shop, example())
     assert "confirm-delete" in browser.get(f"/recipes/{recipe.pk}/delete/").content.decode()
-    assert Recipe.objects.filter(pk=recipe.pk).exists()
+    assert Recipe.objects.get(pk=recipe.pk).deleted_at is None
     response = browser.post(f"/recipes/{recipe.pk}/delete/")
     assert response.status_code == 302
-    assert not Recipe.objects.filter(pk=recipe.pk).exists()
+    recipe.refresh_from_db()
+    assert recipe.deleted_at is not None and not recipe.enabled
+    assert f'id="recipe-{recipe.pk}"' not in browser.get("/recipes/").content.decode()
+    assert f'id="trashed-{recipe.pk}"' in browser.get("/recipes/trash/").content.decode()
 
 
 # --- against the sandbox shop -----------------------------------------------------------------

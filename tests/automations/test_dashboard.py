@@ -55,8 +55,11 @@ def test_it_shows_recipes_on_or_off_with_the_builders_toggle(browser, merchant, 
     paused.save()
     body = browser.get("/").content.decode()
     assert f'action="/recipes/{recipe.pk}/toggle/"' in body
+    # A switch that says what a click does, and the state beside it said once.
+    assert 'role="switch" aria-checked="false"' in body
     assert 'aria-label="Turn on Thank buyers"' in body
-    assert 'aria-label="Paused"' in body and "The shop needs reconnecting." in body
+    assert '<span class="onoff paused">Paused</span>' in body
+    assert "The shop needs reconnecting." in body
     assert 'aria-label="Turn off Paused one"' in body
 
 
@@ -79,7 +82,7 @@ def test_it_charts_runs_per_day_by_status(browser, recipe, outsider):
     assert sum(d["total"] for d in days) == 5
 
     body = browser.get("/").content.decode()
-    assert 'role="img"' in body and "<title" in body and "<desc" in body
+    assert 'class="chart" role="img"' in body and 'id="chart-desc"' in body
     assert "5 runs in all." in body
     today = timezone.localdate().isoformat()
     assert re.search(rf'data-day="{today}" data-total="3"', body)
@@ -87,7 +90,10 @@ def test_it_charts_runs_per_day_by_status(browser, recipe, outsider):
     assert body.count('class="segment failed"') == 1
     assert 'class="segment in_progress"' in body
     for label in ("Succeeded", "Failed", "Halted", "Filtered", "In progress"):
-        assert f">{label}</text>" in body  # the legend
+        assert f"></i>{label}</li>" in body  # the legend
+    # Dates on the axis, one per day.
+    first = days[0]["day"]
+    assert f'<span class="long">{first:%b} {first.day}</span>' in body
 
 
 def test_it_links_recent_failures(browser, recipe):

@@ -159,7 +159,7 @@ def test_it_checks_if_not_found_and_literal_choices(doc):
     )
     problems = validate_document(doc)
     assert "Only search steps" in messages_at(problems, "steps[0].if_not_found")
-    assert "Must be one of percentage" in messages_at(problems, "steps[1].fields.kind")
+    assert "must be one of percentage" in messages_at(problems, "steps[1].fields.kind")
     assert 'Must be "halt" or "continue"' in messages_at(problems, "steps[2].if_not_found")
 
 

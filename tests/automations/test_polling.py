@@ -45,7 +45,7 @@ def object_ids(recipe: Recipe) -> list[str]:
 
 def all_finished(recipe: Recipe, count: int) -> bool:
     runs = Run.objects.filter(recipe=recipe)
-    return runs.count() == count and not runs.filter(status__in=["queued", "running"]).exists()
+    return runs.count() == count and not runs.filter(status__in=Run.UNFINISHED).exists()
 
 
 def test_it_runs_new_orders_once_across_restarts(sandbox, connection, celery_worker):

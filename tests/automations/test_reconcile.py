@@ -52,7 +52,7 @@ def runs_by_order(recipe) -> dict[str, int]:
 
 def finished(recipe, count: int) -> bool:
     runs = Run.objects.filter(recipe=recipe)
-    return runs.count() >= count and not runs.filter(status__in=["queued", "running"]).exists()
+    return runs.count() >= count and not runs.filter(status__in=Run.UNFINISHED).exists()
 
 
 def forget_earlier_tests_hooks(connection) -> None:

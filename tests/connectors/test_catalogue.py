@@ -59,6 +59,10 @@ DISCOUNT_KEYS = {
     "created_at",
 }  # fmt: skip
 INVENTORY_LEVEL_KEYS = {"variant_id", "available", "updated_at"}  # the endpoints table
+# "Changelog events": inventory_level.updated's data.
+INVENTORY_CHANGE_KEYS = {
+    "variant_id", "product_id", "sku", "available", "previous_available", "updated_at",
+}  # fmt: skip
 
 # Which object each operation's sample is.
 SAMPLE_OBJECT = {
@@ -70,6 +74,7 @@ SAMPLE_OBJECT = {
     "cartly.product_updated": "product",
     "cartly.customer_created": "customer",
     "cartly.cart_abandoned": "cart",
+    "cartly.inventory_changed": "inventory_change",
     "cartly.create_customer": "customer",
     "cartly.update_customer": "customer",
     "cartly.update_order": "order",
@@ -82,6 +87,7 @@ SAMPLE_OBJECT = {
 CONTRACT_EVENTS = {
     "order.created", "order.updated", "order.fulfilled", "order.canceled",
     "product.created", "product.updated", "customer.created", "cart.abandoned",
+    "inventory_level.updated",
 }  # fmt: skip
 REQUIRED_INPUTS = {
     "cartly.create_customer": {"email"},
@@ -94,7 +100,8 @@ REQUIRED_INPUTS = {
     "cartly.find_order": {"number"},
 }
 
-ALL = registry.operations()
+# Cartly's operations (connectors/http is tested in test_http_*.py).
+ALL = [op for op in registry.operations() if op.key.startswith("cartly.")]
 ids = [op.key for op in ALL]
 
 
@@ -118,6 +125,8 @@ def assert_shape(kind: str, sample: dict) -> None:
             assert set(variant) == VARIANT_KEYS
     elif kind == "discount":
         assert set(sample) == DISCOUNT_KEYS
+    elif kind == "inventory_change":
+        assert set(sample) == INVENTORY_CHANGE_KEYS
     else:
         assert set(sample) == INVENTORY_LEVEL_KEYS
 
@@ -131,10 +140,10 @@ def resolve(obj: Any, path: str) -> Any:
 # --- the catalogue ---------------------------------------------------------------------------
 
 
-def test_it_declares_eight_triggers_six_actions_and_two_searches():
-    assert len(registry.triggers()) == 8
-    assert len(registry.actions()) == 6
-    assert len(registry.searches()) == 2
+def test_it_declares_nine_triggers_six_actions_and_two_searches():
+    assert len([op for op in ALL if isinstance(op, Trigger)]) == 9
+    assert len([op for op in ALL if isinstance(op, Action)]) == 6
+    assert len([op for op in ALL if isinstance(op, Search)]) == 2
     assert {t.event for t in registry.triggers()} == CONTRACT_EVENTS
     assert set(SAMPLE_OBJECT) == {op.key for op in ALL}
 
@@ -191,6 +200,13 @@ def test_it_declares_how_each_trigger_polls(trigger):
     if trigger.event == "cart.abandoned":
         assert trigger.resource is None and trigger.poll_filter is None  # no cart list endpoint
         return
+    if trigger.event == "inventory_level.updated":
+        # No list of levels: products are read and each variant compared with the last seen.
+        assert trigger.resource == "products" and trigger.poll_levels is not None
+        assert trigger.poll_filter.cursor == PollCursor.UPDATED_SINCE
+        assert trigger.dedupe_on_updated_at and trigger.id_field == "variant_id"
+        return
+    assert trigger.poll_levels is None and trigger.id_field == "id"
     noun = trigger.event.split(".")[0]
     assert trigger.resource == f"{noun}s"
     if trigger.event.endswith(".created"):
@@ -221,6 +237,40 @@ def test_it_dedupes_updates_on_updated_at_and_creations_on_id():
     assert created.dedupe_key(order) == ("order.created", "ord_1")
     later = {**order, "updated_at": "2026-11-28T11:00:00Z"}
     assert updated.dedupe_key(later) != updated.dedupe_key(order)
+
+
+def test_it_dedupes_inventory_changes_on_variant_and_updated_at():
+    # cartly-api.md: deduplicate on (event, variant id, updated_at); a level has no `id`.
+    trigger = registry.get_trigger("cartly.inventory_changed")
+    level = {"variant_id": "var_1", "available": 3, "updated_at": "2026-11-28T10:00:00Z"}
+    assert trigger.object_id(level) == "var_1"
+    assert trigger.dedupe_key(level) == (
+        "inventory_level.updated", "var_1", "2026-11-28T10:00:00Z"
+    )
+    with pytest.raises(KeyError, match="variant_id"):
+        trigger.object_id({"id": "var_1"})
+
+
+def test_it_reads_inventory_levels_out_of_a_listed_product():
+    trigger = registry.get_trigger("cartly.inventory_changed")
+    product = dict(registry.get_trigger("cartly.product_updated").sample)
+    levels = trigger.poll_levels.expand(product)
+    assert [(lv["variant_id"], lv["available"]) for lv in levels] == [
+        (v["id"], v["available"]) for v in product["variants"]
+    ]
+    for level in levels:
+        # The hook's data, less what only a comparison can know.
+        assert set(level) == INVENTORY_CHANGE_KEYS - {"previous_available"}
+        assert (level["product_id"], level["updated_at"]) == (product["id"], product["updated_at"])
+        check_trigger_object(trigger, level)
+    assert trigger.poll_levels.expand({"id": "prd_1", "variants": "?"}) == []
+    assert trigger.poll_levels.expand({"id": "prd_1", "variants": [{"sku": "no id"}, 3]}) == []
+
+
+def test_it_requires_a_trigger_objects_own_id_field():
+    trigger = registry.get_trigger("cartly.inventory_changed")
+    with pytest.raises(ContractViolation, match="non-empty `variant_id`"):
+        check_trigger_object(trigger, {"id": "var_1", "updated_at": "2026-11-28T10:00:00Z"})
 
 
 # --- the registry ----------------------------------------------------------------------------

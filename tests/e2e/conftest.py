@@ -124,6 +124,16 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
         context.close()
 
 
+@pytest.fixture
+def engine_url(public_server, cartly_settings, sandbox) -> str:  # noqa: F811
+    """Our live server, known to the sandbox as a redirect URI and as the hooks' base URL,
+    with sign-up open (SIGNUP_OPEN: closed by default in production)."""
+    cartly_settings.SIGNUP_OPEN = True
+    sandbox.manage("sandbox_seed", "--redirect-uri",
+                   f"{public_server.url}/connections/cartly/callback/")
+    return public_server.url
+
+
 def screenshot(page: Page, name: str) -> Path:
     """A full-page PNG: under docs/screenshots/ with UPDATE_SCREENSHOTS=1, else var/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -157,3 +167,33 @@ def log_in_to_sandbox(page: Page, merchant: dict) -> None:
     page.get_by_label("Username").fill(merchant["username"])
     page.get_by_label("Password").fill(merchant["password"])
     page.get_by_role("button", name="Log in").click()
+
+
+PHONE = {"width": 390, "height": 844}  # a common phone's CSS width
+
+
+def overflow_px(page: Page) -> int:
+    """How far the page is wider than the window: 0 means no horizontal scrolling."""
+    return page.evaluate(
+        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+        " - document.documentElement.clientWidth")
+
+
+def check_both_widths(page: Page, what: str) -> None:
+    """The page as it is, at 1280 px and at a phone's 390 px: no horizontal scrolling at
+    either; the window is back at 1280 px afterwards."""
+    for size in (VIEWPORT, PHONE, VIEWPORT):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(50)  # one layout pass after the resize
+        assert overflow_px(page) <= 0, f"{what} scrolls sideways at {size['width']} px"
+
+
+def log_in_as(page: Page, base_url: str, user, password: str) -> None:
+    log_in_to_engine(page, base_url, user.get_username(), password)
+
+
+def document_of(page: Page) -> dict:
+    """The builder's draft as the page would save it (the hidden #id_document field)."""
+    import json
+
+    return json.loads(page.locator("#id_document").input_value())

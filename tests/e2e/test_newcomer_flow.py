@@ -18,6 +18,7 @@ from automations.documents import create_recipe
 from automations.models import Run
 from tests.automations.conftest import finished_runs, one_step_document, start_run, wait_for
 from tests.e2e.conftest import (
+    document_of,
     log_in_to_engine,
     log_in_to_sandbox,
     reload_until,
@@ -37,16 +38,6 @@ OWNER_PASSWORD = "shopowner-pass-123"  # tests.automations.conftest's `owner`
 # The builder previews against the trigger's sample (connectors/cartly/samples/order__created.json).
 SAMPLE_EMAIL = "jane.sample@example.com"
 SAMPLE_NUMBER = "1001"
-
-
-@pytest.fixture
-def engine_url(public_server, cartly_settings, sandbox) -> str:
-    """Our live server, known to the sandbox as a redirect URI and as the hooks' base URL,
-    with sign-up open (SIGNUP_OPEN: closed by default in production)."""
-    cartly_settings.SIGNUP_OPEN = True
-    sandbox.manage("sandbox_seed", "--redirect-uri",
-                   f"{public_server.url}/connections/cartly/callback/")
-    return public_server.url
 
 
 def sign_up(page: Page, engine_url: str) -> None:
@@ -104,23 +95,28 @@ def build_recipe(page: Page, shop_name: str) -> int:
     expect(page.locator("#step-0-title")).to_have_text("Step 1: Find Customer")
     expect(page.locator("#step-0-if-not-found")).to_have_value("halt")
     pick(page, "f-steps-0-fields-email", "trigger.email")
+    # The inserted value is a readable pill, and the draft holds the template.
     email = page.locator("#f-steps-0-fields-email")
-    expect(email).to_have_value("{{ trigger.email }}")
+    expect(email.locator(".pill")).to_contain_text("Order › Email")
     expect(page.locator("output#f-steps-0-fields-email-preview")).to_have_text(
         f"Preview: {SAMPLE_EMAIL}")
+    assert document_of(page)["steps"][0]["fields"]["email"] == "{{ trigger.email }}"
 
     add_step(page, "cartly.create_discount", 1)
     expect(page.locator("#step-1-title")).to_have_text("Step 2: Create Discount")
     code = page.locator("#f-steps-1-fields-code")
-    code.fill("THANKS-")  # a plain prefix; the order's number comes from the picker
+    code.click()
+    page.keyboard.type("THANKS-")  # a plain prefix; the order's number comes from the picker
     pick(page, "f-steps-1-fields-code", "trigger.number")
-    expect(code).to_have_value("THANKS-{{ trigger.number }}")
-    page.locator("#f-steps-1-fields-value").fill("10")
+    expect(code.locator(".pill")).to_contain_text("Order › Number")
+    page.locator("#f-steps-1-fields-value").fill("10")  # a number box
     page.locator("#f-steps-1-fields-usage_limit").fill("1")
 
     expect(page.locator("output#f-steps-1-fields-code-preview")).to_have_text(
         f"Preview: THANKS-{SAMPLE_NUMBER}")
     expect(page.locator("output#f-steps-1-fields-value-preview")).to_have_text("Preview: 10")
+    fields = document_of(page)["steps"][1]["fields"]
+    assert (fields["code"], fields["value"]) == ("THANKS-{{ trigger.number }}", "10")
     expect(page.locator("#check-status")).to_have_text("No problems found.")
     screenshot(page, "builder")
 
@@ -138,6 +134,9 @@ def switch_on(page: Page, pk: int) -> None:
     state = page.locator(f"#switch-state-{pk}")
     expect(state).to_have_attribute("data-state", "ok")
     expect(state).to_have_text("Active")
+    # Said once: the message names the new state without repeating the badge.
+    expect(page.get_by_role("status").first).to_have_text(
+        "“Thank new buyers” is on and runs instantly.")
 
 
 def place_order(shop: Page, sandbox, buyer: str) -> str:

@@ -45,6 +45,17 @@ def fail(recipe, number: int) -> Run:
     return run
 
 
+def test_it_names_the_failure_once_when_the_reason_already_holds_it(recipe, mailoutbox):
+    run = make_run(recipe, order(1001), Run.Status.FAILED, reason="x")
+    add_failed_steps(run)
+    run.failure_reason = "Step 2 (discount): Cartly refused the discount: code is already taken."
+    run.save()
+    run_failed.send(sender=Run, run=run)
+    [mail] = mailoutbox
+    assert mail.body.count("code is already taken") == 1
+    assert "Cartly refused this value:\n  - Code “THANKS-1001”: has already been taken" in mail.body
+
+
 def test_it_emails_the_owner_when_a_run_fails(recipe, mailoutbox):
     run = make_run(recipe, order(1001), Run.Status.FAILED, reason=REASON)
     add_failed_steps(run)
@@ -53,8 +64,9 @@ def test_it_emails_the_owner_when_a_run_fails(recipe, mailoutbox):
     assert mail.to == ["merchant@shop.test"]
     assert mail.subject == "Your recipe “Thank buyers” failed"
     assert "order #1001" in mail.body and REASON in mail.body
-    assert "Cartly refused the discount: code is already taken." in mail.body
-    assert "code: has already been taken" in mail.body
+    # The failure is named once, with the value that clashed.
+    assert mail.body.count("Cartly refused the discount: code is already taken.") == 1
+    assert "Code “THANKS-1001”: has already been taken" in mail.body
     assert f"https://automations.example.com/runs/{run.pk}/" in mail.body
     assert ACCESS_TOKEN not in mail.body and REFRESH_TOKEN not in mail.body
     note = Notification.objects.get()

@@ -32,9 +32,9 @@ def order_recipe(connection: Connection, name: str):
     document = one_step_document(
         "cartly.order_created",
         {
-            "key": "found",
-            "operation": "cartly.find_order",
-            "fields": {"number": "{{ trigger.number }}"},
+            "key": "noted",
+            "operation": "cartly.update_order",
+            "fields": {"order_id": "{{ trigger.id }}", "note": f"Seen by {name}"},
         },
         name=name,
     )

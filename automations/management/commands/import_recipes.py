@@ -5,32 +5,27 @@ are created in one transaction. `--enable` turns them on only after that commit,
 enabling talks to Cartly and must not hold a database transaction open.
 """
 
-import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from automations.documents import EXPORT_FORMAT, create_recipe, validate_document
+from automations.documents import create_recipe
 from automations.models import Recipe
+from automations.transfer import ImportRefused, parse_file, problems_of
 from connectors.models import Connection
 
 
 def read_documents(path: str) -> list[Any]:
     """The documents in a file: a single recipe document or an export wrapper."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        with open(path, "rb") as fh:
+            return parse_file(fh.read(), upload=False)
     except OSError as exc:
         raise CommandError(f"Cannot read {path}: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CommandError(f"{path} is not valid JSON: {exc}") from None
-    if isinstance(data, dict) and data.get("format") == EXPORT_FORMAT:
-        if not isinstance(data.get("recipes"), list):
-            raise CommandError(f'{path}: "recipes" must be a list of recipe documents')
-        return data["recipes"]
-    return [data]
+    except ImportRefused as exc:
+        raise CommandError(f"{path}: {exc}") from None
 
 
 def pick_connection(user, wanted: str | None) -> Connection:
@@ -80,10 +75,7 @@ class Command(BaseCommand):
             self.enable(recipes)
 
     def check_all(self, documents: list[Any]) -> None:
-        lines = []
-        for i, doc in enumerate(documents):
-            where = f"recipes[{i}]" if len(documents) > 1 else "document"
-            lines += [f"  {where}: {problem}" for problem in validate_document(doc)]
+        lines = [f"  {line}" for line in problems_of(documents)]
         if lines:
             raise CommandError("Nothing imported; fix these problems:\n" + "\n".join(lines))
 

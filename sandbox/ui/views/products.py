@@ -1,4 +1,5 @@
-"""Products: the list with variants, an add form, an edit page and per-variant stock."""
+"""Products: the list with variants, an add form, an edit page (stock included) and per-variant
+stock changes; every stock change fires inventory_level.updated."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -38,13 +39,14 @@ def product_list(request: HttpRequest) -> HttpResponse:
 def product_edit(request: HttpRequest, product_id: str) -> HttpResponse:
     product = get_object_or_404(Product, pk=product_id, shop=request.shop)
     initial = {name: getattr(product, name) for name in ProductEditForm.base_fields}
-    form = ProductEditForm(request.POST or None, initial=initial)
+    variants = list(product.variants.order_by("id"))
+    form = ProductEditForm(request.POST or None, initial=initial, variants=variants)
     if request.method == "POST":
         if not form.is_valid():
             form_invalid(request)
         else:
             try:
-                shop_actions.update_product(product, form.cleaned_data)
+                shop_actions.update_product(product, form.product_data(), form.levels())
             except ValidationFailed as exc:
                 product.refresh_from_db()  # the refused change was rolled back
                 refuse(request, exc, form)

@@ -1,0 +1,152 @@
+"""The step rows' claims and records, in plain SQL: one statement claims and reads a batch.
+
+A claim moves rows to `running` with a lease (`next_attempt_at`); only rows that are pending,
+waiting and due, or running past their lease (their worker died) can be claimed, so a second
+copy of a message finds nothing. A record is fenced by the attempt number the claim gave: a
+worker whose lease lapsed and whose row was claimed again cannot overwrite the newer attempt.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from automations.models import StepRun
+
+TABLE = StepRun._meta.db_table
+CLAIMED = ("id", "run_id", "position", "address", "key", "operation", "rendered_input",
+           "attempts", "pickups", "generation", "first_attempt_at")
+
+
+@dataclass
+class Claimed:
+    id: int
+    run_id: int
+    position: int
+    address: str
+    key: str
+    operation: str
+    rendered_input: dict | None
+    attempts: int
+    pickups: int
+    generation: int
+    first_attempt_at: datetime | None
+
+    @property
+    def where(self) -> str:
+        return self.address or str(self.position)
+
+    @property
+    def is_first_step(self) -> bool:
+        return self.where == "0"
+
+    def idempotency_key(self) -> str:
+        return StepRun(run_id=self.run_id, position=self.position, address=self.address,
+                       generation=self.generation).idempotency_key
+
+
+def _at(moment: datetime | None):
+    """A time as the database backend stores it (SQLite keeps naive UTC text), so that rows
+    written here compare and match like rows the ORM wrote."""
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.ENGINE_STEP_LEASE_SECONDS)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
+    return timezone.make_aware(parsed, UTC) if parsed and timezone.is_naive(parsed) else parsed
+
+
+def claim(ids: list[int], now: datetime) -> list[Claimed]:
+    """Claim the rows among `ids` that may run now, and read them, in one statement."""
+    if not ids:
+        return []
+    marks = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"UPDATE {TABLE} SET status = 'running', attempts = attempts + 1, "
+        f"pickups = pickups + 1, started_at = %s, next_attempt_at = %s, wait_kind = '', "
+        f"first_attempt_at = COALESCE(first_attempt_at, %s) "
+        f"WHERE id IN ({marks}) AND (status = 'pending' OR "
+        f"(status IN ('waiting', 'running') AND next_attempt_at <= %s)) "
+        f"RETURNING {', '.join(CLAIMED)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_at(now), _at(lease_until(now)), _at(now), *ids, _at(now)])
+        rows = cursor.fetchall()
+    claimed = [Claimed(*row) for row in rows]
+    for row in claimed:
+        row.rendered_input = _json(row.rendered_input)
+        row.first_attempt_at = _moment(row.first_attempt_at)
+    return claimed
+
+
+def store_input(row: Claimed) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET rendered_input = %s WHERE id = %s",
+                       [json.dumps(row.rendered_input), row.id])
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str)
+
+
+def record(row: Claimed, outcome, started_at: datetime, now: datetime) -> bool:
+    """Write one attempt's outcome if the claim is still ours; whether it was."""
+    finished = outcome.status != "waiting"
+    sql = (
+        f"UPDATE {TABLE} SET status = %s, output = %s, items = %s, error = %s, "
+        f"error_fields = %s, status_code = %s, finished_at = %s, duration_ms = %s, "
+        f"next_attempt_at = %s, wait_kind = %s, attempts = attempts - %s, pickups = 0 "
+        f"WHERE id = %s AND status = 'running' AND attempts = %s"
+    )
+    duration = int((now - started_at).total_seconds() * 1000)
+    params = [
+        outcome.status, _dumps(outcome.output), _dumps(outcome.items), outcome.error,
+        _dumps(outcome.error_fields), outcome.status_code, _at(now) if finished else None,
+        max(duration, 0), _at(outcome.wait_until), outcome.wait_kind,
+        0 if outcome.counts else 1, row.id, row.attempts,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
+
+
+def release(row: Claimed, now: datetime) -> bool:
+    """Hand a claimed row back untouched (it will run in a task of its own)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET status = 'pending', attempts = attempts - 1, "
+            f"pickups = pickups - 1, next_attempt_at = %s "
+            f"WHERE id = %s AND status = 'running' AND attempts = %s",
+            [_at(now + timedelta(seconds=settings.ENGINE_STEP_LOST_AFTER_SECONDS)), row.id,
+             row.attempts])
+        return cursor.rowcount == 1
+
+
+def relaxed_commit() -> None:
+    """Let this transaction's commit return before its WAL reaches disk (PostgreSQL).
+
+    Safe for the engine's own bookkeeping, never for the receiver's INSERT: if the database
+    crashes in the few milliseconds before the flush, a claim or a recorded outcome is lost,
+    the row goes back to where it was, and the step runs again under the same Idempotency-Key,
+    so Cartly replays its first answer (docs/architecture.md, "Durability").
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
