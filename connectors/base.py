@@ -228,6 +228,8 @@ class Search:
     input_fields: tuple[Field, ...]
     perform: SearchPerform
     nothing_found: str
+    # Which client `perform` gets, as for an Action (the batched runner reads it of both).
+    app: str = "cartly"
     scopes: tuple[str, ...] = ()
     output_fields: tuple[OutputField, ...] = ()
     sample: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
