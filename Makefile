@@ -20,6 +20,10 @@ install: $(STAMP)
 # The whole thing on embedded defaults: engine on :8000, Celery worker and beat, sandbox on :8001.
 # config/devrun.py seeds the sandbox, starts the Procfile and prints the logins once all is up;
 # Ctrl-C stops everything and ends cleanly.
+# Development by choice: the settings are production ones unless DEBUG is set (README,
+# "Production"); DEBUG=1 also opens sign-up and derives the token key from SECRET_KEY.
+run: export DEBUG ?= 1
+run: export SIGNUP_OPEN ?= 1
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py migrate --no-input $(SANDBOX)
@@ -37,6 +41,7 @@ test-sandbox: $(STAMP)
 	$(BIN)/pytest sandbox/tests --ds=sandbox.settings -p no:cacheprovider
 
 # Includes the browser tests (tests/e2e), which skip themselves where /usr/bin/chromium is missing.
+# Tests run on production settings; tests/environment.py sets the keys they need first.
 test-engine: $(STAMP)
 	$(BIN)/pytest tests
 
@@ -50,6 +55,9 @@ screenshots: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run --skip-checks
+	$(BIN)/python manage.py makemigrations --check --dry-run --skip-checks $(SANDBOX)
 
 bench: $(STAMP) ; $(BIN)/python -m bench.receiver && $(BIN)/python -m bench.throughput --concurrency 2  # bench/README.md; not tests
 

@@ -1,8 +1,14 @@
 """Admin for API tokens: create one (its raw value is shown once), see when each was used."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from accounts.models import ApiToken
+
+# Where the raw token waits between save_model and response_add: on this request object only,
+# never in the session or a message (both can live in a cookie).
+NEW_TOKEN_ATTRIBUTE = "_new_api_token"
 
 
 @admin.register(ApiToken)
@@ -30,8 +36,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return
         raw = obj.set_new_token()
         super().save_model(request, obj, form, change)
-        messages.warning(
-            request,
-            f"The new API token is {raw} — copy it now: it is not stored and will not be shown "
-            "again.",
-        )
+        setattr(request, NEW_TOKEN_ATTRIBUTE, raw)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """Show the new token once, on the page that made it; nothing of it is kept."""
+        raw = getattr(request, NEW_TOKEN_ATTRIBUTE, None)
+        if raw is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {**self.admin_site.each_context(request), "token": obj, "raw": raw,
+                   "opts": self.opts, "title": "New API token"}
+        response = TemplateResponse(request, "admin/accounts/apitoken/created.html", context)
+        add_never_cache_headers(response)  # nor kept in the browser's cache
+        return response

@@ -1,5 +1,6 @@
 """The Django admin of recipes, subscriptions, the event inbox and runs."""
 
+from django import forms
 from django.contrib import admin, messages
 
 from automations.models import Event, Recipe, RecipeVersion, Run, Step, StepRun, Subscription
@@ -14,8 +15,24 @@ class StepInline(admin.TabularInline):
     show_change_link = False
 
 
+class RecipeAdminForm(forms.ModelForm):
+    class Meta:
+        model = Recipe
+        fields = ("owner", "connection")  # the admin adds the rest of its fields
+
+    def clean(self):
+        cleaned = super().clean()
+        owner, connection = cleaned.get("owner"), cleaned.get("connection")
+        if owner is not None and connection is not None and connection.owner_id != owner.pk:
+            # A recipe runs with its connection's tokens: another user's shop is not yours.
+            self.add_error("connection", "This shop was connected by another user: a recipe "
+                                         "can only use a connection of its own owner.")
+        return cleaned
+
+
 @admin.register(Recipe)
 class RecipeAdmin(admin.ModelAdmin):
+    form = RecipeAdminForm
     list_display = ("name", "owner", "connection", "trigger", "mode", "enabled",
                     "paused_reason", "version", "deleted_at", "updated_at")
     list_filter = ("enabled", "mode", "trigger", ("deleted_at", admin.EmptyFieldListFilter))

@@ -10,6 +10,11 @@ connection, we list every hook Cartly has for us and:
 - register a hook that running instant recipes need but that has no row at all;
 - remove hooks at our URL that no live subscription owns.
 Each repair is a SubscriptionRepair row, shown to the merchant.
+
+One Cartly shop may be connected by several users (or twice by one), all through our one
+Cartly app: Cartly lists every hook of the shop and app to each of them. A connection acts only
+on its own hooks (its subscriptions' callback tokens and remote ids) and on strays whose token
+no subscription of ours has ever had; another connection's hook is never touched.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from automations.publish import publish
 from automations.subscriptions import LIVE, callback_url, enable_recipe
 from connectors import registry, tokens
 from connectors.cartly.client import iter_pages
-from connectors.connections import our_hook_prefix
+from connectors.connections import hook_token, our_hook_prefix
 from connectors.errors import ConnectorError, NotFound
 from connectors.models import Connection
 
@@ -45,14 +50,27 @@ def reconcile_all() -> list[int]:
 
 
 def _our_hooks(connection: Connection) -> dict[str, dict]:
-    """Every hook Cartly holds at our receiver's URL, by id (all pages)."""
+    """The hooks at our receiver's URL this connection may act on, by id (all pages): its own
+    and strays, never another connection's (read after the listing: a row precedes its hook).
+    """
     prefix = our_hook_prefix()
 
-    def listing(client) -> dict[str, dict]:
+    def listing(client) -> list[dict]:
         hooks = iter_pages(client.list_webhooks)
-        return {h["id"]: h for h in hooks if str(h.get("url", "")).startswith(prefix)}
+        return [h for h in hooks if str(h.get("url", "")).startswith(prefix)]
 
-    return tokens.call(connection, listing)
+    hooks = tokens.call(connection, listing)
+    others = Subscription.objects.exclude(connection=connection)
+    taken_tokens = set(others.filter(
+        token__in=[hook_token(h["url"]) for h in hooks]
+    ).values_list("token", flat=True))
+    taken_ids = set(others.filter(
+        remote_id__in=[h["id"] for h in hooks]
+    ).values_list("remote_id", flat=True))
+    return {
+        h["id"]: h for h in hooks
+        if h["id"] not in taken_ids and hook_token(h["url"]) not in taken_tokens
+    }
 
 
 def _record(connection: Connection, event_type: str, action: str, detail: str):

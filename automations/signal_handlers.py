@@ -6,13 +6,14 @@ Connected in AutomationsConfig.ready(): connectors send the signals and know not
 from django.dispatch import receiver
 
 from automations import subscriptions
-from automations.models import Recipe
+from automations.models import Recipe, Subscription
 from automations.signals import recipe_tripped
 from connectors.models import Connection
 from connectors.signals import (
     connection_connected,
     connection_disconnected,
     connection_needs_reconnect,
+    hooks_owned_by,
 )
 
 
@@ -42,3 +43,9 @@ def on_recipe_tripped(sender, recipe_id: int, **kwargs) -> None:
     subscriptions.disable_recipe(recipe)
     Recipe.objects.filter(pk=recipe_id).update(
         paused_reason=f"Switched off after {recipe.consecutive_failures} failed runs in a row.")
+
+
+@receiver(hooks_owned_by, dispatch_uid="automations.hooks_owned_by")
+def on_hooks_owned_by(sender, connection: Connection, **kwargs) -> tuple[set[str], set[str]]:
+    rows = Subscription.objects.filter(connection=connection).values_list("token", "remote_id")
+    return {token for token, _ in rows}, {remote_id for _, remote_id in rows if remote_id}

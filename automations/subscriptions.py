@@ -259,12 +259,14 @@ def _register(subscription: Subscription) -> None:
 
 
 def _unregister(subscription: Subscription) -> None:
-    """Delete every hook at our URL (and the one we recorded); then the row is deleted."""
+    """Delete every hook at this subscription's URL (and the one we recorded, unless Cartly
+    lists it at another URL: then it is not ours); then the row is deleted."""
     url = callback_url(subscription)
 
     def unsubscribe(client: CartlyClient) -> None:
-        ids = {h["id"] for h in iter_pages(client.list_webhooks) if h.get("url") == url}
-        if subscription.remote_id:
+        listed = {h["id"]: h.get("url") for h in iter_pages(client.list_webhooks)}
+        ids = {hook_id for hook_id, hook_url in listed.items() if hook_url == url}
+        if subscription.remote_id and listed.get(subscription.remote_id, url) == url:
             ids.add(subscription.remote_id)
         for hook_id in sorted(ids):
             try:

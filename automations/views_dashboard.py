@@ -5,6 +5,7 @@ from django.shortcuts import render
 
 from automations import history
 from connectors.models import Connection
+from notifications.confirmation import is_confirmed
 from notifications.views import EmailForm
 
 
@@ -19,4 +20,5 @@ def dashboard(request):
         "days": days,
         "failures": history.recent_failures(user),
         "email_form": None if user.email else EmailForm(),
+        "email_confirmed": is_confirmed(user),
     })

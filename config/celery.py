@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import beat_init, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -31,3 +31,12 @@ def _drop_broken_connections(**kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_init.connect
+@beat_init.connect
+def check_encryption_keys(**kwargs) -> None:
+    """A missing or wrong FIELD_ENCRYPTION_KEYS stops the worker (or beat) at start."""
+    from connectors.checks import stop_unless_keys_work
+
+    stop_unless_keys_work()

@@ -1,12 +1,15 @@
 """Settings of the automation engine. Every value comes from the environment (see .env.example).
 
-Embedded defaults (SQLite, Celery's filesystem broker under var/) need nothing but Python;
-DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis for production and CI.
+Production by default, development by choice: without DEBUG the settings are the secure ones
+(`manage.py check --deploy` is silent), and `make run` sets DEBUG=1 and what development needs
+(var/run.env, the Makefile). Embedded defaults (SQLite, Celery's filesystem broker under var/)
+need nothing but Python; DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 
 import hashlib
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -16,16 +19,49 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
+DEBUG = env_bool("DEBUG", False)
 # The fallback key only serves a local, DEBUG checkout; production must set SECRET_KEY.
 DEV_SECRET_KEY = "dev-only-insecure-engine-key-change-me"
 SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
-DEBUG = env_bool("DEBUG", True)
 if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
-    raise ImproperlyConfigured("Set SECRET_KEY: the built-in one only serves DEBUG checkouts.")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+    raise ImproperlyConfigured(
+        "Set SECRET_KEY (50 or more random characters): the built-in one only serves DEBUG "
+        "checkouts. `make run` sets DEBUG=1 for you."
+    )
 # Where Cartly reaches us: used to build REST Hook callback URLs and the OAuth redirect URI.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+_PUBLIC = urlsplit(PUBLIC_BASE_URL)
+# The public host is always allowed (Cartly and browsers use it); add others for health checks.
+ALLOWED_HOSTS = [
+    host for host in (*env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]"), _PUBLIC.hostname)
+    if host
+]
+CSRF_TRUSTED_ORIGINS = [
+    *env_list("CSRF_TRUSTED_ORIGINS", ""), f"{_PUBLIC.scheme}://{_PUBLIC.netloc}"
+]
+
+# --- HTTPS and cookies: on unless DEBUG; each can be turned off for a TLS-terminating proxy ---
+# Behind a proxy that terminates TLS, set SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https
+# (only if the proxy always sets that header) so Django knows the request was HTTPS.
+_PROXY_HEADER = env_list("SECURE_PROXY_SSL_HEADER", "")
+if _PROXY_HEADER and len(_PROXY_HEADER) != 2:
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER must be a header and a value, e.g. HTTP_X_FORWARDED_PROTO,https"
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_PROXY_HEADER) if _PROXY_HEADER else None
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# A year, as browsers' preload lists ask; set 0 while trying HTTPS out for the first time.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# Health checks and the hooks come over plain HTTP inside some networks: list them here.
+SECURE_REDIRECT_EXEMPT = env_list("SECURE_REDIRECT_EXEMPT", "")
+
+# Sign-up open to anyone who reaches the site? Closed in production unless you choose it:
+# anyone who signs up can make the server render templates and call Cartly. `make run` opens it.
+SIGNUP_OPEN = env_bool("SIGNUP_OPEN", DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -34,6 +70,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "ninja",  # its templates and static files: the API docs page served from here, not a CDN
     "accounts",
     "connectors",
     "automations",
@@ -42,6 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -49,6 +88,8 @@ MIDDLEWARE = [
     "accounts.middleware.TimeZoneMiddleware",  # pages in the merchant's time zone
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into our "too many attempts" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -64,6 +105,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.signup",
             ],
         },
     },
@@ -91,6 +133,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out account or client before a password is checked.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -101,9 +148,16 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# `manage.py collectstatic` gathers every static file here; whitenoise serves them from here.
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 # Project-wide static files (the builder's script); apps may still ship their own.
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Compressed copies made by collectstatic. Not the hashed-names (manifest) variant: it
+    # cannot render a page before collectstatic has run, which tests and checkouts do.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 # The sandbox runs on the same host in development: distinct cookie names keep the two
 # sites' sessions apart (browsers share cookies across ports).
@@ -122,8 +176,10 @@ CARTLY_TIMEOUT_SECONDS = env_float("CARTLY_TIMEOUT_SECONDS", 10.0)
 if CARTLY_BASE_URL.startswith(("http://127.", "http://localhost", "http://[::1]")):
     os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
-# Tokens at rest: comma-separated Fernet keys, newest first (MultiFernet rotation). The
-# fallback derives a key from SECRET_KEY so a local checkout works with no set-up.
+# Tokens at rest: comma-separated Fernet keys, newest first (MultiFernet rotation). Required
+# unless DEBUG, where a key derived from SECRET_KEY lets a local checkout work with no set-up.
+# Checked at start (connectors/checks.py): missing, malformed or unable to open stored tokens
+# stops every process with a message naming FIELD_ENCRYPTION_KEYS.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
 
 # --- The HTTP step ("Send to another system", connectors/http) ------------------------------
@@ -173,6 +229,37 @@ else:
         "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),  # broadcast (purge, ping)
         "store_processed": False,
     }
+# --- Throttles: sign-up, the test email, confirmation links (accounts/throttles.py) ---------
+# django-ratelimit counts in the cache: Redis when REDIS_URL is set, so every web process
+# shares one count. Without Redis the count is per process, which is exact for `make run`
+# (one runserver) and only multiplies the limits by the number of web processes elsewhere.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "engine-cache",
+            # A Redis outage must not hang a request; a throttle that cannot count refuses.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# How many proxies in front of us append to X-Forwarded-For: the client is the address the
+# outermost of ours saw. 0: the client is REMOTE_ADDR (no proxy, or one that hides it).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+RATELIMIT_IP_META_KEY = "accounts.clients.client_ip"
+RATELIMIT_USE_CACHE = "default"
+
+# --- Login lockout (django-axes): per account and per client, in the database --------------
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)  # wrong passwords before a lockout
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_HOURS", 0.25)  # hours; then attempts may resume
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.clients.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_VERBOSE = False  # its start-up banner and per-attempt lines; lockouts are still logged
+
 CELERY_TASK_IGNORE_RESULT = True
 # Celery's Django fixup otherwise reconnects to the database for every task (~13 ms).
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 100) or None
@@ -285,5 +372,7 @@ LOGGING = {
         # At DEBUG these log Basic auth headers and token bodies: never below WARNING.
         "oauthlib": {"level": "WARNING"},
         "requests_oauthlib": {"level": "WARNING"},
+        # A line per successful login is noise; lockouts are logged as warnings.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -11,7 +11,7 @@ from connectors.cartly import oauth
 from connectors.cartly.client import CartlyClient, iter_pages
 from connectors.errors import ConnectorError, NotFound
 from connectors.models import Connection
-from connectors.signals import connection_connected, connection_disconnected
+from connectors.signals import connection_connected, connection_disconnected, hooks_owned_by
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,15 @@ HOOK_PATH_PREFIX = "/hooks/cartly/"
 
 def our_hook_prefix() -> str:
     return settings.PUBLIC_BASE_URL + HOOK_PATH_PREFIX
+
+
+def hook_token(url: str) -> str | None:
+    """The callback token of a hook at our receiver (its URL's last segment); None for a URL
+    that is not ours."""
+    prefix = our_hook_prefix()
+    if not isinstance(url, str) or not url.startswith(prefix):
+        return None
+    return url[len(prefix):].strip("/") or None
 
 
 def connect(owner, token: dict) -> Connection:
@@ -50,15 +59,31 @@ def _store_connection(owner, shop: dict, token: dict) -> Connection:
     return connection
 
 
+def _owned_hooks(connection: Connection) -> tuple[set[str], set[str]]:
+    """The callback tokens and remote ids of the hooks registered for this connection."""
+    callback_tokens: set[str] = set()
+    remote_ids: set[str] = set()
+    for _, answer in hooks_owned_by.send(sender=Connection, connection=connection):
+        callback_tokens |= set(answer[0])
+        remote_ids |= set(answer[1])
+    return callback_tokens, remote_ids
+
+
 def _remove_our_hooks(connection: Connection) -> None:
+    """Delete this connection's hooks at Cartly, and only those: Cartly lists every hook of
+    the shop and app, including another user's connection of the same shop."""
+    callback_tokens, remote_ids = _owned_hooks(connection)
+
     def remove(client: CartlyClient) -> None:
         # Collect first: deleting while paging would shift the pages under us.
         for hook in list(iter_pages(client.list_webhooks)):
-            if hook["url"].startswith(our_hook_prefix()):
-                try:
-                    client.delete_webhook(hook["id"])
-                except NotFound:
-                    pass  # already gone: that is what we wanted
+            token = hook_token(hook.get("url", ""))
+            if token is None or (token not in callback_tokens and hook["id"] not in remote_ids):
+                continue
+            try:
+                client.delete_webhook(hook["id"])
+            except NotFound:
+                pass  # already gone: that is what we wanted
 
     tokens.call(connection, remove)
 

@@ -8,3 +8,8 @@ connection_needs_reconnect = Signal()
 connection_disconnected = Signal()
 # Sent with `connection` after a (re)connect stored fresh tokens: paused work may resume.
 connection_connected = Signal()
+# Sent with `connection` before its hooks are removed at Cartly: each receiver answers a
+# `(callback tokens, remote ids)` pair of the hooks it registered for that connection. Another
+# connection of the same shop (another user, same Cartly app) sees the same hooks at Cartly, so
+# only these may be removed.
+hooks_owned_by = Signal()

@@ -42,3 +42,23 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.recipient} at {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+class ConfirmedAddress(models.Model):
+    """An address its user proved to read by opening the link we emailed to it. Alerts go
+    only to the user's email when it is confirmed: anyone can sign up and type any address,
+    and the engine must not become a way to email strangers."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="confirmed_addresses"
+    )
+    email = models.EmailField()
+    confirmed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "email"], name="one_confirmation_per_address")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} (confirmed {self.confirmed_at:%Y-%m-%d})"

@@ -5,7 +5,8 @@ hundreds of runs an hour, and one email that links to the run history says all o
 is a Notification row; the check and the row are taken under a lock on the recipe (or
 connection) row, so two workers failing runs of one recipe at once still send one email.
 
-Nothing secret goes into an email: only names, the failure in plain words and links.
+Nothing secret goes into an email: only names, the failure in plain words and links. Emails go
+only to an address its user confirmed (notifications/confirmation.py).
 """
 
 import logging
@@ -20,6 +21,7 @@ from django.utils import timezone
 from automations.models import Recipe, Run, StepRun
 from connectors import registry
 from connectors.models import Connection
+from notifications.confirmation import confirmed_recipient
 from notifications.models import Notification
 
 log = logging.getLogger(__name__)
@@ -37,12 +39,16 @@ def sent_recently(kind: str, **about) -> bool:
     return Notification.objects.filter(kind=kind, sent_at__gte=since, **about).exists()
 
 
-def deliver(user, kind: str, subject: str, body: str, **about) -> Notification:
-    """Send one email to `user` and record it (raises if the email backend fails)."""
+def deliver(user, kind: str, subject: str, body: str, **about) -> Notification | None:
+    """Send one email to `user`'s confirmed address and record it; None without one (raises
+    if the email backend fails)."""
+    recipient = confirmed_recipient(user)
+    if recipient is None:
+        return None
     note = Notification.objects.create(
-        user=user, kind=kind, recipient=user.email, subject=subject, **about
+        user=user, kind=kind, recipient=recipient, subject=subject, **about
     )
-    send_mail(subject, body + SIGN_OFF, None, [user.email])
+    send_mail(subject, body + SIGN_OFF, None, [recipient])
     return note
 
 
@@ -111,7 +117,7 @@ def notify_run_failed(run: Run) -> Notification | None:
     """Email the recipe's owner about a failed run, unless we did for this recipe lately."""
     run = Run.objects.select_related("recipe__owner", "event").get(pk=run.pk)
     user = run.recipe.owner
-    if not user.email:
+    if confirmed_recipient(user) is None:
         return None
     with transaction.atomic():
         Recipe.objects.select_for_update().filter(pk=run.recipe_id).first()
@@ -140,7 +146,7 @@ def notify_reconnect(connection: Connection) -> Notification | None:
     """Email the shop's owner that it needs reconnecting, at most once an hour per shop."""
     connection = Connection.objects.select_related("owner").get(pk=connection.pk)
     user = connection.owner
-    if not user.email:
+    if confirmed_recipient(user) is None:
         return None
     with transaction.atomic():
         Connection.objects.select_for_update().filter(pk=connection.pk).first()
@@ -150,7 +156,7 @@ def notify_reconnect(connection: Connection) -> Notification | None:
         return deliver(user, Notification.Kind.RECONNECT, subject, body, connection=connection)
 
 
-def send_test(user) -> Notification:
+def send_test(user) -> Notification | None:
     """The email a merchant asks for to check that notifications reach them."""
     subject = "Test notification from Cartly Automations"
     body = (

@@ -42,3 +42,19 @@ def close_connections_after_each_request(django_db_setup, django_db_blocker):
     from django.db import DEFAULT_DB_ALIAS, connections
 
     connections[DEFAULT_DB_ALIAS].settings_dict["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    """Each test starts with no throttle counted (accounts/throttles.py). In Redis only our
+    keys go: the broker may share the database, so never FLUSHDB."""
+    from django.core.cache import cache
+    from django.core.cache.backends.redis import RedisCache
+
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(None, write=True)
+        keys = list(client.scan_iter(match=f"{cache.key_prefix}:*"))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()

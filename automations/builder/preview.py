@@ -13,7 +13,7 @@ from typing import Any
 from django.utils import timezone
 
 from automations.builder import picker, pills
-from automations.engine import conditions, render
+from automations.engine import conditions, render, render_limits
 from connectors import registry
 from connectors.base import Trigger
 from connectors.convert import OMIT, ConversionError, convert_value
@@ -55,10 +55,25 @@ def preview_field(field, template: Any, context: dict) -> dict[str, str]:
     """`{"value": text}` or `{"error": message}`; the message names the field's label."""
     if not isinstance(template, str):
         return {"error": f'"{field.label}": must be text'}
+    [result] = _render_all([(field, template, context)])
+    return _shown_result(field, result)
+
+
+def _render_all(items: list[tuple[Any, str, dict]]) -> list[str | render.RenderError]:
+    """Every field in one trip to the render child, all within the preview's deadline."""
+    jobs = [({field.key: template}, context, {field.key: field.label})
+            for field, template, context in items]
+    results = render.render_many(jobs, budget=render_limits.PREVIEW_DEADLINE_SECONDS)
+    return [r if isinstance(r, render.RenderError) else r[field.key]
+            for r, (field, _, _) in zip(results, items, strict=True)]
+
+
+def _shown_result(field, text: str | render.RenderError) -> dict[str, str]:
+    if isinstance(text, render.RenderError):
+        return {"error": str(text)}
     try:
-        text = render.render_field(template, context, label=field.label, key=field.key)
         converted = convert_value(field, text)
-    except (render.RenderError, ConversionError) as exc:
+    except ConversionError as exc:
         return {"error": str(exc)}
     if converted is OMIT:
         return {"value": "", "note": "Empty: this field is left out."}
@@ -81,7 +96,8 @@ def preview_filter(value: Any, context: dict) -> dict[str, Any]:
     return {"passed": result.passed, "reason": result.reason or "Passes with the sample data."}
 
 
-def _preview_step(step: dict, path: str, context: dict, out: dict) -> None:
+def _preview_step(step: dict, path: str, context: dict, out: dict, todo: list) -> None:
+    """Filters are checked now; fields are added to `todo`, rendered together afterwards."""
     if "filter" in step:
         out["filters"][f"{path}.filter"] = preview_filter(step["filter"], context)
         return
@@ -90,10 +106,13 @@ def _preview_step(step: dict, path: str, context: dict, out: dict) -> None:
     if operation is None or not isinstance(fields, dict):
         return
     for field in operation.input_fields:
-        if field.key in fields:
-            out["fields"][f"{path}.fields.{field.key}"] = preview_field(
-                field, fields[field.key], context
-            )
+        if field.key not in fields:
+            continue
+        where = f"{path}.fields.{field.key}"
+        if isinstance(fields[field.key], str):
+            todo.append((where, field, fields[field.key], context))
+        else:
+            out["fields"][where] = preview_field(field, fields[field.key], context)
 
 
 def preview_document(doc: Any, trigger_data: dict | None = None) -> dict[str, Any]:
@@ -110,11 +129,15 @@ def preview_document(doc: Any, trigger_data: dict | None = None) -> dict[str, An
         context = sample_context(doc, trigger_data, {})
         out["filters"]["filter"] = preview_filter(doc["filter"], context)
     steps = doc.get("steps") if isinstance(doc.get("steps"), list) else []
+    todo: list[tuple[str, Any, str, dict]] = []
     for i, step in enumerate(steps):
         if not isinstance(step, dict):
             continue
-        _preview_step(step, f"steps[{i}]", sample_context(doc, trigger_data, outputs), out)
+        _preview_step(step, f"steps[{i}]", sample_context(doc, trigger_data, outputs), out, todo)
         operation = picker.step_operation(step)
         if operation is not None and isinstance(step.get("key"), str):
             outputs[step["key"]] = dict(operation.sample)
+    results = _render_all([(field, template, ctx) for _, field, template, ctx in todo])
+    for (where, field, _, _), result in zip(todo, results, strict=True):
+        out["fields"][where] = _shown_result(field, result)
     return {**out, **picker.picker_sources(doc), "pills": pills.pill_labels(doc)}

@@ -5,8 +5,13 @@ A condition is `{"field": "trigger.total_price", "operator": "greater_than", "va
 `value` a literal. Operators are named, as in st2's `rules/filter.py`, so a recipe stores keys
 and the builder shows labels. Text comparisons, patterns included, ignore case: merchants type
 "vip" for "VIP".
+
+Patterns run on RE2 (`google-re2`), whose matching time grows linearly with the text: no
+pattern a merchant types can backtrack for minutes, whatever the input. RE2 refuses what it
+cannot run in linear time (backreferences, lookaround), and we refuse those at save.
 """
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,14 +19,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import re2
+
 # Numbers compare as numbers when both sides read as plain decimals ("19.90" == 19.9).
 # No exponent: "1e999999" must not become a million-digit Decimal.
 _DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-# Python's re has no timeout, so patterns are kept short and free of nested repetition
-# (the "(a+)+" shape that backtracks exponentially); subjects are cut to a bounded length.
+# A filter's pattern is a short thing a person types; longer ones are pasted by mistake.
 MAX_PATTERN_CHARS = 200
-MAX_REGEX_SUBJECT_CHARS = 10_000
-_NESTED_REPETITION = re.compile(r"\([^()]*[+*}][^()]*\)\s*[+*{]")
+# Compiled patterns kept per process: every filter of a few thousand active recipes.
+PATTERN_CACHE_SIZE = 4096
 # A long value in a stop reason is cut; the run's stored input holds the whole of it.
 MAX_SHOWN_CHARS = 60
 _TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
@@ -140,19 +146,32 @@ def _truth(words: frozenset[str], flag: bool) -> Callable[[Any, Any], bool]:
 def _matches(left: Any, pattern: Any) -> bool:
     if left is MISSING or left is None:
         return False
-    return re.search(_checked_pattern(pattern), str(left)[:MAX_REGEX_SUBJECT_CHARS]) is not None
+    return _checked_pattern(str(pattern)).search(str(left)) is not None
 
 
-def _checked_pattern(pattern: Any) -> re.Pattern[str]:
-    text = str(pattern)
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # a refused pattern is the merchant's problem, not a log line
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+@functools.lru_cache(maxsize=PATTERN_CACHE_SIZE)
+def _checked_pattern(text: str) -> Any:
+    """The compiled RE2 pattern; ConditionError saying why RE2 refuses it."""
     if len(text) > MAX_PATTERN_CHARS:
         raise ConditionError(f"the pattern is longer than {MAX_PATTERN_CHARS} characters")
-    if _NESTED_REPETITION.search(text):
-        raise ConditionError("the pattern repeats a repeated group, which can take forever")
     try:
-        return re.compile(text, re.IGNORECASE)
-    except re.error as exc:
-        raise ConditionError(f"the pattern is not a valid regular expression ({exc})") from exc
+        return re2.compile(text, _RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0].decode(errors="replace") if exc.args else "invalid"
+        raise ConditionError(
+            f"the pattern {text!r} cannot be used ({detail}); patterns cannot refer back to a "
+            "group or look ahead or behind"
+        ) from None
 
 
 OPERATORS: dict[str, Operator] = {
@@ -210,9 +229,10 @@ def validate_condition(condition: dict) -> list[str]:
         problems.append(f'"{operator.label}" needs a value to compare with')
     elif key == "matches_regex":
         try:
-            _checked_pattern(condition["value"])
+            _checked_pattern(str(condition["value"]))
         except ConditionError as exc:
-            problems.append(str(exc))
+            field = str(condition.get("field") or "").strip() or "this condition"
+            problems.append(f'the filter on "{field}": {exc}')
     return problems
 
 

@@ -369,9 +369,12 @@ def test_it_shows_a_token_made_in_the_admin_once(admin_client, django_user_model
         "/admin/accounts/apitoken/add/", {"user": owner.pk, "name": "zap"}, follow=True
     )
     token = ApiToken.objects.get(user=owner)
-    shown = [str(m) for m in response.context["messages"]]
-    raw = shown[0].split("The new API token is ")[1].split(" ")[0]
-    assert ApiToken.authenticate(raw) == owner
+    raw = response.context["raw"]  # shown on the page that made it, and nowhere else
+    assert raw in response.content.decode() and ApiToken.authenticate(raw) == owner
+    assert "no-store" in response["Cache-Control"]
+    cookies = " ".join(morsel.value for morsel in admin_client.cookies.values())
+    assert raw not in cookies and raw not in str(dict(admin_client.session))
+    assert not list(response.context["messages"])
     page = admin_client.get(f"/admin/accounts/apitoken/{token.pk}/change/")
     assert page.status_code == 200 and raw not in page.content.decode()
 

@@ -10,6 +10,7 @@ from automations import history
 from automations.models import Run, Subscription
 from automations.views_connections import repair_model
 from connectors.models import Connection
+from notifications.models import ConfirmedAddress
 from tests.personas import (
     ACCESS_TOKEN,
     REFRESH_TOKEN,
@@ -105,7 +106,11 @@ def test_it_links_recent_failures(browser, recipe):
     assert 'href="/runs/?status=failed"' in body
 
 
-def test_it_offers_a_test_notification_or_asks_for_an_email(client, browser):
+def test_it_offers_a_test_notification_or_asks_for_an_email(client, browser, merchant):
+    unconfirmed = browser.get("/").content.decode()
+    assert 'id="resend-confirmation"' in unconfirmed
+    assert 'id="send-test-notification"' not in unconfirmed
+    ConfirmedAddress.objects.create(user=merchant, email=merchant.email)
     assert 'id="send-test-notification"' in browser.get("/").content.decode()
     client.force_login(make_user("nomail"))
     body = client.get("/").content.decode()
@@ -117,14 +122,14 @@ def test_it_renders_with_the_same_queries_for_few_or_many_rows(
     browser, merchant, shop, recipe, django_assert_num_queries
 ):
     make_run(recipe, order(1), Run.Status.FAILED, days_ago(1))
-    # session, user, connections, recipes (with their shop), chart, failures
-    with django_assert_num_queries(6):
+    # session, user, connections, recipes (with their shop), chart, failures, confirmed email
+    with django_assert_num_queries(7):
         browser.get("/")
     for n in range(5):
         other = make_recipe(merchant, make_shop(merchant, shop_id=f"s{n}"), f"Recipe {n}")
         for day in range(3):
             make_run(other, order(100 + n * 10 + day), Run.Status.FAILED, days_ago(day))
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         browser.get("/")
 
 

@@ -11,6 +11,7 @@ from automations.models import Recipe, Run, StepRun
 from connectors.cartly.client import CartlyClient, iter_pages
 from connectors.http import signing
 from connectors.http.request import SIGNATURE_HEADER
+from notifications.models import ConfirmedAddress
 from tests.automations.conftest import finished_runs, start_run, wait_for
 from tests.connectors.http_receiver import Answer, receiver  # noqa: F401 (the fixture)
 
@@ -163,6 +164,8 @@ def test_a_recipe_that_keeps_failing_is_switched_off_and_the_merchant_told(
 ):
     connection.owner.email = "owner@example.com"
     connection.owner.save()
+    # Alerts go only to a confirmed address (notifications/confirmation.py).
+    ConfirmedAddress.objects.create(user=connection.owner, email="owner@example.com")
     order = fulfilled_order(sandbox, connection)
     recipe = recipe_of(connection, "cartly.order_updated", bad_status_change(),
                        turn_off_after_failures=2)

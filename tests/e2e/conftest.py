@@ -126,7 +126,9 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 
 @pytest.fixture
 def engine_url(public_server, cartly_settings, sandbox) -> str:  # noqa: F811
-    """Our live server, known to the sandbox as a redirect URI and as the hooks' base URL."""
+    """Our live server, known to the sandbox as a redirect URI and as the hooks' base URL,
+    with sign-up open (SIGNUP_OPEN: closed by default in production)."""
+    cartly_settings.SIGNUP_OPEN = True
     sandbox.manage("sandbox_seed", "--redirect-uri",
                    f"{public_server.url}/connections/cartly/callback/")
     return public_server.url

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from automations.engine import render
+from automations.engine import render, render_child, render_guards
 from automations.engine.render import (
     RenderError,
     TemplateProblem,
@@ -91,12 +91,31 @@ def test_it_stops_render_fields_at_the_failing_field_with_its_label(context):
     assert str(caught.value).startswith('"Customer email": ')
 
 
-def test_it_compiles_each_source_once(context):
+def test_it_compiles_each_source_once():
     source = "cached {{ trigger.id }} " + "unique-3f1c"
-    render_field(source, context, label="Note")
-    hits = render._compiled.cache_info().hits
-    render_field(source, context, label="Note")
-    assert render._compiled.cache_info().hits == hits + 1
+    render_guards.compiled(source)
+    hits = render_guards.compiled.cache_info().hits
+    render_guards.compiled(source)
+    assert render_guards.compiled.cache_info().hits == hits + 1
+
+
+def test_it_keeps_one_render_child_between_calls(context):
+    render_field("{{ trigger.id }}", context, label="Note")
+    first = render_child.child_pid()
+    render_field("{{ trigger.id }}", context, label="Note")
+    assert first is not None and render_child.child_pid() == first
+
+
+def test_it_renders_many_jobs_in_one_call_each_with_its_own_outcome(context):
+    other = {**context, "trigger": {"id": "ord_2002"}}
+    ok, failed, second = render.render_many([
+        ({"a": "{{ trigger.id }}", "b": "x"}, context, {"a": "A"}),
+        ({"a": "{{ trigger.nope }}"}, context, {"a": "Code"}),
+        render.RenderJob({"a": "{{ trigger.id }}"}, other, {}),
+    ])
+    assert ok == {"a": "ord_1001", "b": "x"} and ok.seconds >= 0
+    assert isinstance(failed, RenderError) and failed.label == "Code"
+    assert second == {"a": "ord_2002"}
 
 
 # -- missing values -------------------------------------------------------------------------
@@ -237,10 +256,19 @@ def test_it_caps_the_output(context):
     assert "result is longer than 65,536 characters" in fails(source, context)
 
 
-def test_it_stops_at_the_deadline(context, monkeypatch):
-    # A deadline already in the past stands in for a slow template, with no timing involved.
-    monkeypatch.setattr(render, "RENDER_DEADLINE_SECONDS", -1.0)
-    assert "took longer than" in fails("{{ trigger.id }}", context)
+def test_it_stops_at_the_deadline(context):
+    # A budget already spent stands in for a slow template, with no timing involved.
+    [result] = render.render_many([({"n": "{{ trigger.id }}"}, context, {"n": "Note"})],
+                                  budget=0)
+    assert str(result) == '"Note": rendering took longer than the 0 s allowed for all the ' \
+        "fields together"
+
+
+def test_it_stops_at_a_spent_run_budget(context):
+    deadline = render.run_deadline(spent_seconds=10.0, total_seconds=10.0)
+    with pytest.raises(RenderError) as caught:
+        render_fields({"n": "{{ trigger.id }}"}, context, {"n": "Note"}, deadline=deadline)
+    assert "the run's templates together took longer than 10 s" in str(caught.value)
 
 
 def test_it_turns_runaway_recursion_into_a_render_error(context):

@@ -10,7 +10,7 @@ from automations.models import Run
 from automations.signals import run_failed
 from connectors.models import Connection
 from connectors.signals import connection_needs_reconnect
-from notifications.models import Notification
+from notifications.models import ConfirmedAddress, Notification
 from tests.personas import (
     ACCESS_TOKEN,
     REFRESH_TOKEN,
@@ -29,6 +29,13 @@ REASON = "Step 2 (discount) failed: Cartly refused the discount."
 @pytest.fixture(autouse=True)
 def public_url(settings):
     settings.PUBLIC_BASE_URL = "https://automations.example.com"
+
+
+@pytest.fixture(autouse=True)
+def confirmed_merchant(merchant):
+    """The merchant confirmed their address (notifications go only to a confirmed one)."""
+    ConfirmedAddress.objects.create(user=merchant, email=merchant.email)
+    return merchant
 
 
 def fail(recipe, number: int) -> Run:
@@ -132,17 +139,20 @@ def test_it_sends_a_test_notification_on_post(client, merchant, mailoutbox):
 def test_it_asks_for_an_email_before_a_test(client, mailoutbox):
     client.force_login(make_user("nomail"))
     response = client.post("/notifications/test/", follow=True)
-    assert "Add an email address first" in response.content.decode()
+    assert "Add and confirm an email address first" in response.content.decode()
     assert mailoutbox == []
 
 
-def test_it_saves_the_address_notifications_go_to(client):
+def test_it_saves_the_address_and_emails_it_a_confirmation_link(client, mailoutbox):
     user = make_user("nomail")
     client.force_login(user)
     assert "Notifications need an email address" in client.get("/").content.decode()
-    client.post("/notifications/email/", {"email": "new@shop.test"})
+    page = client.post("/notifications/email/", {"email": "new@shop.test"}, follow=True)
     user.refresh_from_db()
     assert user.email == "new@shop.test"
+    assert "Open it to confirm the address" in page.content.decode()
+    [mail] = mailoutbox
+    assert mail.to == ["new@shop.test"] and "/notifications/email/confirm/" in mail.body
     client.post("/notifications/email/", {"email": "not an email"})
     user.refresh_from_db()
     assert user.email == "new@shop.test"
