@@ -3,7 +3,14 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, task_postrun, task_prerun, worker_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    beat_init,
+    task_postrun,
+    task_prerun,
+    worker_init,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -40,3 +47,13 @@ def check_encryption_keys(**kwargs) -> None:
     from connectors.checks import stop_unless_keys_work
 
     stop_unless_keys_work()
+
+
+@after_setup_logger.connect(dispatch_uid="config.hide_hook_tokens")
+@after_setup_task_logger.connect(dispatch_uid="config.hide_hook_tokens_in_tasks")
+def _hide_hook_tokens(logger, **kwargs) -> None:
+    """Celery replaces the root logger's handlers in its processes: they hide tokens too."""
+    from config.log_filters import HideHookTokens
+
+    for handler in logger.handlers:
+        handler.addFilter(HideHookTokens())
