@@ -44,6 +44,9 @@ class Run(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Seconds its templates took to render so far: one run's renders together have a deadline
+    # (automations/engine/render_limits.py), whatever its loops multiply them by.
+    render_seconds = models.FloatField(default=0.0)
 
     class Meta:
         constraints = [

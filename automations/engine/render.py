@@ -64,10 +64,11 @@ class RenderJob:
     deadline: Deadline | None = None
 
 
-def run_deadline(spent_seconds: float,
-                 total_seconds: float = render_limits.RUN_DEADLINE_SECONDS) -> Deadline:
+def run_deadline(spent_seconds: float, total_seconds: float | None = None) -> Deadline:
     """The deadline of a run that has already spent `spent_seconds` rendering (the sum of
     `seconds` of its earlier results): pass it as `RenderJob.deadline`."""
+    if total_seconds is None:
+        total_seconds = render_limits.RUN_DEADLINE_SECONDS
     return Deadline(time.monotonic() + max(0.0, total_seconds - spent_seconds),
                     f"the run's templates together took longer than {total_seconds:g} s")
 

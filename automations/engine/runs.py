@@ -16,6 +16,7 @@ from automations.models import Run, StepRun
 
 RUN_FIELDS = (
     "id", "recipe_id", "recipe_version", "status", "started_at", "recipe__connection_id",
+    "render_seconds",
     "event__cartly_event_id",
     "event__event_type", "event__occurred_at", "event__received_at", "event__payload",
 )
@@ -40,6 +41,7 @@ class RunInfo:
     event: dict[str, Any]
     connection_id: int = 0
     started_at: datetime | None = None
+    render_seconds: float = 0.0
 
     def base_context(self, now: datetime) -> dict[str, Any]:
         """`trigger`, `event` and `now`: what every template and condition of the run sees."""
@@ -54,6 +56,7 @@ def info_from_values(values: dict[str, Any]) -> RunInfo:
         event={"id": values["event__cartly_event_id"], "type": values["event__event_type"],
                "time": moment.isoformat() if moment else None},
         connection_id=values["recipe__connection_id"], started_at=values["started_at"],
+        render_seconds=values["render_seconds"],
     )
 
 

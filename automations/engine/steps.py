@@ -62,7 +62,8 @@ def _jobs(rows, infos, now) -> list[calls.Job]:
     fresh = [row for row in rows if row.rendered_input is None]
     rendered = render_batch.render_rows(
         [(row.id, step_at(_steps(infos[row.run_id]), row.where).get("fields", {}),
-          contexts[row.id], operations[row.id]) for row in fresh])
+          contexts[row.id], operations[row.id], row.run_id, infos[row.run_id].render_seconds)
+         for row in fresh])
     jobs = []
     for row in rows:
         info, operation = infos[row.run_id], operations[row.id]

@@ -221,3 +221,24 @@ def test_an_http_step_to_a_private_address_is_refused_without_the_setting(
     step = StepRun.objects.get(run=run, key="tell")
     assert step.status == "failed" and step.attempts == 1
     assert address in step.error or "not allowed" in step.error.lower()
+
+
+def test_a_run_s_templates_share_one_deadline_whatever_its_loop_multiplies(
+    connection, celery_worker, monkeypatch
+):
+    from automations.engine import render_limits
+
+    monkeypatch.setattr(render_limits, "RUN_DEADLINE_SECONDS", 0.3)
+    busy = "{% for i in range(9000) %}{% set x = i * i %}{% endfor %}1"  # tens of ms each
+    recipe = recipe_of(connection, "cartly.order_created", {
+        "key": "each", "loop": {"over": "trigger.line_items"}, "steps": [
+            {"key": "look", "operation": "cartly.find_customer", "if_not_found": "continue",
+             "fields": {"email": busy + "@example.com"}}]})
+    order = {"id": "ord_SLOW", "number": 1, "line_items": [{"n": n} for n in range(40)]}
+
+    start_run(recipe, connection, order)
+
+    run = one_run(recipe)
+    assert run.status == "failed"
+    assert "the run's templates together took longer than 0.3 s" in run.failure_reason
+    assert Run.objects.get(pk=run.pk).render_seconds > 0.2  # the items before it, counted
