@@ -99,11 +99,29 @@ class RunOut(Schema):
         return obj.recipe.name
 
 
+class StepAttemptOut(Schema):
+    """An earlier attempt of a step; the latest one is the step run itself."""
+
+    number: int
+    status: str
+    recipe_version: int | None
+    rendered_input: Any
+    output: Any
+    error: str
+    status_code: int | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
 class StepRunOut(Schema):
     position: int
+    where: str  # the step's place in the recipe's tree: "2", "2.i3.0" (docs/recipes.md)
     key: str
+    kind: str
     operation: str
     status: str
+    wait_kind: str
+    next_attempt_at: datetime | None
     rendered_input: Any
     output: Any
     error: str
@@ -114,6 +132,11 @@ class StepRunOut(Schema):
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: int | None
+    past_attempts: list[StepAttemptOut]
+
+    @staticmethod
+    def resolve_past_attempts(obj) -> list:
+        return list(obj.past_attempts.all())
 
 
 class RunDetailOut(RunOut):
@@ -126,7 +149,9 @@ class RunDetailOut(RunOut):
 
     @staticmethod
     def resolve_step_runs(obj: Run) -> list:
-        return list(obj.step_runs.order_by("position"))
+        from automations.run_page import ordered_rows
+
+        return ordered_rows(obj)
 
 
 class RunPage(Schema):
@@ -138,4 +163,9 @@ class RunPage(Schema):
 
 class ReplayIn(Schema):
     # "original": the version the run used; "current": the recipe as it is now.
+    version: Literal["original", "current"] = "original"
+
+
+class RetryIn(Schema):
+    # "current" re-renders the failed step from the recipe as it is now, earlier outputs kept.
     version: Literal["original", "current"] = "original"
