@@ -69,12 +69,22 @@ def read_submission(data, owner, recipe: Recipe | None) -> Submission:
     for key in ("name", "trigger", "mode"):
         if key in data:
             doc[key] = data[key]
+    if "turn_off_after_failures" in data:
+        doc["turn_off_after_failures"] = _turn_off_after(data["turn_off_after_failures"])
     connection = recipe.connection if recipe is not None else None
     if recipe is None:
         connection = active_connections(owner).filter(pk=_int(data.get("connection"))).first()
         if connection is None:
             problems.append(Problem("connection", "Choose one of your connected shops."))
     return Submission(doc, connection, problems)
+
+
+def _turn_off_after(text: str) -> int | str | None:
+    """Empty: never switch off. Not a whole number: kept as typed, so the check names it."""
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() else text
 
 
 def _int(value: Any) -> int | None:

@@ -198,6 +198,13 @@ def test_a_newcomer_connects_builds_and_sees_a_run(page: Page, engine_url, sandb
     screenshot(page, "dashboard")
 
     page.goto(run_url)
+    # On a run that succeeded, replaying is tucked away and names what it would do again.
+    expect(page.locator("#replay-button")).not_to_be_visible()
+    page.locator("#more-actions summary").click()
+    expect(page.locator("#replay-repeats")).to_contain_text("Create Discount (discount)")
+    page.locator("#replay-button").click()  # the box is not ticked yet: the browser asks
+    expect(page).to_have_url(run_url)
+    page.locator("#replay-confirm").check()
     page.locator("#replay-button").click()
     expect(page.get_by_role("status").first).to_contain_text("this is the new run")
     expect(page.locator("#link-original")).to_have_attribute("href", re.compile(
