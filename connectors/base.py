@@ -228,6 +228,7 @@ class Search:
     input_fields: tuple[Field, ...]
     perform: SearchPerform
     nothing_found: str
+    app: str = "cartly"  # which client `perform` is given, as for actions
     scopes: tuple[str, ...] = ()
     output_fields: tuple[OutputField, ...] = ()
     sample: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)

@@ -6,7 +6,8 @@ from typing import Any, Literal
 from ninja import Schema
 
 from automations.documents import document_for_version
-from automations.models import Recipe, Run
+from automations.engine.tree import sort_key
+from automations.models import Recipe, Run, StepRun
 
 
 class ErrorOut(Schema):
@@ -100,42 +101,45 @@ class RunOut(Schema):
 
 
 class StepAttemptOut(Schema):
-    """An earlier attempt of a step; the latest one is the step run itself."""
-
     number: int
     status: str
     recipe_version: int | None
     rendered_input: Any
     output: Any
     error: str
+    error_fields: Any
     status_code: int | None
     started_at: datetime | None
-    finished_at: datetime | None
+    finished_at: datetime
+    duration_ms: int | None
 
 
 class StepRunOut(Schema):
     position: int
-    where: str  # the step's place in the recipe's tree: "2", "2.i3.0" (docs/recipes.md)
+    # Where the step sits in the recipe's tree: "2", or "2.i3.0" (loop item 4's first step),
+    # "4.b1.0" (a path's), "5.e.0" (a fallback's); see docs/recipes.md.
+    where: str
     key: str
     kind: str
     operation: str
     status: str
     wait_kind: str
-    next_attempt_at: datetime | None
     rendered_input: Any
     output: Any
+    items: Any
     error: str
     error_fields: Any
     status_code: int | None
     attempts: int
     generation: int
+    next_attempt_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: int | None
-    past_attempts: list[StepAttemptOut]
+    earlier_attempts: list[StepAttemptOut]
 
     @staticmethod
-    def resolve_past_attempts(obj) -> list:
+    def resolve_earlier_attempts(obj: StepRun) -> list:
         return list(obj.past_attempts.all())
 
 
@@ -149,9 +153,8 @@ class RunDetailOut(RunOut):
 
     @staticmethod
     def resolve_step_runs(obj: Run) -> list:
-        from automations.run_page import ordered_rows
-
-        return ordered_rows(obj)
+        rows = obj.step_runs.prefetch_related("past_attempts")
+        return sorted(rows, key=lambda row: sort_key(row.where))
 
 
 class RunPage(Schema):

@@ -286,7 +286,7 @@ def test_the_api_retries_with_the_current_version_and_keeps_the_attempt(api, rec
     assert (body["status"], body["recipe_version"]) == ("running", 2)
     step = next(s for s in body["step_runs"] if s["key"] == "discount")
     assert step["status"] == "pending" and step["where"] == "1"
-    assert step["past_attempts"][0]["rendered_input"]["code"] == "THANKS-1001"
+    assert step["earlier_attempts"][0]["rendered_input"]["code"] == "THANKS-1001"
     again = post(api, f"/api/runs/{run.pk}/retry")
     assert again.status_code == 409 and "no failed step" in again.json()["detail"]
 
