@@ -61,7 +61,7 @@ def describe(row: StepRun) -> str:
 def service_of(row: StepRun) -> str:
     """Who a waiting step waits for, in words: Cartly, or the merchant's own system."""
     try:
-        app = getattr(registry.get(row.operation), "app", "cartly") if row.operation else "cartly"
+        app = registry.get(row.operation).app if row.operation else "cartly"
     except registry.UnknownOperation:
         app = "cartly"
     return "Cartly" if app == "cartly" else "the other system"

@@ -193,7 +193,7 @@ def run_operation(item: StepReport, step: dict, context: dict, connection, live:
 
 def _service(step: dict) -> str:
     operation = registry.get(step["operation"])
-    return "Cartly" if getattr(operation, "app", "cartly") == "cartly" else "The other system"
+    return "Cartly" if operation.app == "cartly" else "The other system"
 
 
 def try_recipe(recipe: Recipe, *, source: str = SAMPLE, live: bool = False) -> TrialReport:
