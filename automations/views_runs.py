@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from automations import history, run_page, run_tree
@@ -113,7 +114,15 @@ def step_view(step: StepRun, entry: run_tree.Entry | None = None) -> dict:
         "otherwise": True if step.kind == "paths" and (step.output or {}).get("otherwise")
         else None,
         "loop": step.output if step.kind == "loop" and isinstance(step.output, dict) else None,
+        "until": _until(step),
     }
+
+
+def _until(step: StepRun):
+    """When a delay step's wait ended (or ends), from its output."""
+    if step.kind != StepRun.Kind.DELAY or not isinstance(step.output, dict):
+        return None
+    return parse_datetime(str(step.output.get("until") or ""))
 
 
 @login_required

@@ -37,6 +37,14 @@ def reference(path: list[str]) -> str:
     return text
 
 
+def _words(part: str) -> str:
+    """A key nobody labelled, in words: "line_items" → "Line items", "0" → "#1"."""
+    if part.isdigit():
+        return f"#{int(part) + 1}"
+    text = part.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
 def _example(value: Any) -> str:
     if value is None:
         return "(empty)"
@@ -58,7 +66,7 @@ def _node(value: Any, path: list[str], labels: dict[str, str], depth: int) -> di
     relative = ".".join(path[1:])
     node: dict[str, Any] = {
         "name": path[-1],
-        "label": labels.get(relative, path[-1].replace("_", " ")),
+        "label": labels.get(relative, _words(path[-1])),
         "path": ".".join(path),  # the dotted form conditions use
         "ref": reference(path),  # the form templates use
     }

@@ -118,7 +118,6 @@ def build_recipe(page: Page, shop_name: str) -> int:
     fields = document_of(page)["steps"][1]["fields"]
     assert (fields["code"], fields["value"]) == ("THANKS-{{ trigger.number }}", "10")
     expect(page.locator("#check-status")).to_have_text("No problems found.")
-    screenshot(page, "builder")
 
     page.locator("#save-recipe").click()
     expect(page.get_by_role("status").first).to_contain_text("Saved “Thank new buyers” (version 1)")
@@ -185,7 +184,6 @@ def test_a_newcomer_connects_builds_and_sees_a_run(page: Page, engine_url, sandb
     expect(discount).to_have_attribute("data-status", "succeeded")
     expect(discount.locator("h3")).to_contain_text("Create Discount")
     expect(discount.locator(".step-input")).to_contain_text(f"THANKS-{number}")
-    screenshot(page, "run-detail")
 
     shop.goto(f"{sandbox.base_url}/discounts/")
     expect(shop.locator("table")).to_contain_text(f"THANKS-{number}")
