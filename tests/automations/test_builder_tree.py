@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from automations.builder import scopes
+from automations.builder import drafts, scopes
 from automations.documents import create_recipe, validate_document
 from automations.models import Recipe, Run
 from connectors.cartly.client import CartlyClient
@@ -90,6 +90,15 @@ def test_the_picker_offers_item_values_in_a_loop_and_the_error_in_a_fallback(mer
     errors = answer["scoped_pills"]["steps[2].paths.branches[0].steps[0]"]
     assert errors["error.message"]["label"] == "Error › Message"
     assert answer["pills"]["steps.buyer.email"]["label"] == "1. Customer › Email"
+
+
+def test_the_page_without_javascript_says_what_each_nested_step_does():
+    steps = drafts.summary(nested())["steps"]
+    assert [(s["label"], s["detail"]) for s in steps] == [
+        ("Find Customer", ""),
+        ("For each", "For each item of trigger.line_items: 1 step"),
+        ("Paths", "Paths: Big order, and otherwise"),
+    ]
 
 
 def test_a_broken_draft_is_walked_without_an_error():

@@ -102,6 +102,11 @@
         out.appendChild(document.createTextNode(answer.error + " Real data may have it; check before turning the recipe on."));
         return;
       }
+      if ("passed" in answer && /\.paths\.branches\[\d+\]$/.test(path)) { // a path is taken or not: neither is wrong
+        out.textContent = answer.passed ? "With the sample: this path is taken." :
+          "With the sample: this path is not taken (" + answer.reason.replace(/^Stopped by filter: /, "") + ").";
+        return;
+      }
       if ("passed" in answer) {
         out.classList.add(answer.passed ? "ok" : "bad");
         out.textContent = (answer.passed ? "With the sample: passes. " : "With the sample: stops. ") + answer.reason;
