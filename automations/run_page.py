@@ -219,7 +219,7 @@ def not_now_reason(wait: Wait) -> str:
 
 
 def cancel(run: Run) -> bool:
-    """Stop a waiting run for good; False when it is not waiting (NotNow says why)."""
+    """Stop a waiting run for good; NotNow (with the reason) when it is not waiting."""
     if run.status != Run.Status.WAITING:
         raise NotNow("Only a waiting run can be canceled; this one is "
                      f"{run.get_status_display().lower()}.")

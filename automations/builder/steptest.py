@@ -81,6 +81,8 @@ def try_step(doc: Any, path: str, connection, *, source: str = testrun.SAMPLE,
     if place is None or picker.step_operation(place.step) is None:
         raise CannotTest("Only an action or a search can be tested on its own; "
                          "choose its operation first.")
+    if not isinstance(place.step.get("fields", {}), dict):
+        raise CannotTest("This step's fields could not be read; reload the page.")
     operation = registry.get(place.step["operation"])
     if connection is None and (send or isinstance(operation, Search)):
         raise CannotTest("Connect a shop first: this step calls it.")

@@ -231,3 +231,41 @@ def test_a_merchant_tests_one_step(page: Page, engine_url, connection, sandbox):
     expect(page.locator("#test-step-1")).to_contain_text("Goes over")
     check_both_widths(page, "a nested recipe's test report")
     assert not Run.objects.exists()
+
+
+def test_a_merchant_builds_an_http_step_with_typed_fields(page: Page, engine_url, connection):
+    log_in_to_engine(page, engine_url, connection.owner.username, OWNER_PASSWORD)
+    page.goto(f"{engine_url}/recipes/new/")
+    expect(page.locator("#builder-editor")).to_be_visible()
+    page.locator("#id_name").fill("Tell the warehouse")
+    add_step(page, "http.request")
+    expect(page.locator("#step-0-title")).to_have_text("Step 1: Send to another system")
+    fields = "f-steps-0-fields"
+    page.locator(f"#{fields}-method").select_option("PUT")
+    page.locator(f"#{fields}-url").click()
+    page.keyboard.type("https://warehouse.example/orders/")
+    pick(page, f"{fields}-url", "trigger.id")
+    page.locator(f"#{fields}-headers").click()
+    page.keyboard.type("X-Shop: demo")
+    page.locator(f"#{fields}-body_type").select_option("json")
+    page.locator(f"#{fields}-body").click()
+    page.keyboard.type('{"number": ')
+    pick(page, f"{fields}-body", "trigger.number")
+    page.keyboard.type("}")
+    page.locator(f"#{fields}-sign").click()  # yes/no: a switch
+    expect(page.locator(f"#{fields}-sign")).to_have_attribute("aria-checked", "true")
+    page.locator(f"#{fields}-timeout_seconds").fill("20")  # a number box
+    page.locator("#step-0-on-error").select_option("continue")
+    expect(page.locator("#check-status")).to_have_text("No problems found.")
+    check_both_widths(page, "the builder with an HTTP step")
+    page.locator("#step-0-test summary").click()
+    page.locator("#step-0-test-run").click()
+    expect(page.locator("#step-0-test-warning")).to_contain_text("Your address is called")
+    page.locator("#save-recipe").click()
+    expect(page.get_by_role("status").first).to_contain_text("(version 1)")
+    step = document_of(page)["steps"][0]
+    assert step["fields"] == {
+        "method": "PUT", "url": "https://warehouse.example/orders/{{ trigger.id }}",
+        "headers": "X-Shop: demo", "body_type": "json", "body": '{"number": {{ trigger.number }}}',
+        "sign": "true", "timeout_seconds": "20"}
+    assert step["on_error"] == "continue"
