@@ -110,4 +110,5 @@ class RunAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Run {run.pk}: {exc}", messages.WARNING)
 
 
-from automations import admin_repairs  # noqa: E402,F401  (polling cursors and repairs)
+# Refused REST Hook deliveries; polling cursors and repairs.
+from automations import admin_hooks, admin_repairs  # noqa: E402,F401

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors import registry
+from connectors.base import Trigger
 
 DEDUPE_KEY_SEPARATOR = "|"
 MAX_DEDUPE_KEY_LENGTH = 200  # Event.dedupe_key's size
@@ -28,15 +29,21 @@ def object_id(event_type: str, data: Mapping[str, Any]) -> str:
         return ""
 
 
+def trigger_for(event_type: str) -> Trigger | None:
+    """The trigger whose declaration reads events of this type, or None when none does."""
+    triggers = registry.triggers_for_event(event_type)
+    return triggers[0] if triggers else None
+
+
 def change_key(event_type: str, data: Mapping[str, Any]) -> str | None:
     """The trigger's key for `data`, or None when no trigger runs on `event_type`.
 
     A KeyError names a field the trigger's key needs and `data` lacks.
     """
-    triggers = registry.triggers_for_event(event_type)
-    if not triggers:
+    trigger = trigger_for(event_type)
+    if trigger is None:
         return None
-    key = DEDUPE_KEY_SEPARATOR.join(triggers[0].dedupe_key(data))
+    key = DEDUPE_KEY_SEPARATOR.join(trigger.dedupe_key(data))
     if len(key) > MAX_DEDUPE_KEY_LENGTH:
         raise ChangeKeyTooLong(f"the change key is longer than {MAX_DEDUPE_KEY_LENGTH} characters")
     return key

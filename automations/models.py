@@ -185,7 +185,8 @@ class Event(models.Model):
         DISPATCHED = "dispatched", "Dispatched"
         IGNORED = "ignored", "Ignored (unknown event type)"
         DUPLICATE = "duplicate", "Duplicate (already seen another way)"
-        STALE = "stale", "Stale (a newer change was already handled)"
+        # Delivered after HOOK_STALE_AFTER_SECONDS: kept, never run (automations/receiver.py).
+        STALE = "stale", "Stale (arrived too late to run)"
         FAILED = "failed", "Could not be dispatched (see the worker's log)"
 
     class Source(models.TextChoices):
@@ -227,7 +228,11 @@ class Event(models.Model):
                 fields=["received_at"],
                 condition=Q(status="received"),
                 name="event_undispatched_idx",
-            )
+            ),
+            # The connection page counts these; they are few, so the index is small.
+            models.Index(
+                fields=["connection"], condition=Q(status="stale"), name="event_stale_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -235,5 +240,6 @@ class Event(models.Model):
 
 
 # Runs and polling live in their own modules; importing them here registers them with the app.
+from automations.models_hooks import RejectedDelivery  # noqa: E402,F401
 from automations.models_polling import PollCursor, SeenLevel, SubscriptionRepair  # noqa: E402,F401
 from automations.models_runs import Run, StepAttempt, StepRun  # noqa: E402,F401

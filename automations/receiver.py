@@ -1,35 +1,35 @@
 """The REST Hook receiver: store one signed Cartly delivery, then answer (DESIGN.md, step 2).
 
-Plain functions the thin view in `views_hooks.py` calls. The hot path is one indexed lookup,
-one HMAC, one INSERT and one publish after commit ("Speed is part of the design"); everything
-else answers early with a status code that tells Cartly what to do: 2xx stops its retries,
-410 makes it drop the hook, anything else is retried later (cartly-api.md, "Deliveries").
+Plain functions the thin view in `views_hooks.py` calls. The hot path is one HMAC, one
+indexed lookup (remembered for a few seconds, `receiver_targets`) and one autocommitted
+INSERT (`receiver_store`); everything else answers early with a status code that tells Cartly
+what to do: 2xx stops its retries, 410 makes it drop the hook, anything else is retried later
+(cartly-api.md, "Deliveries").
 
 The order of the checks is chosen so that a caller without the signing secret learns nothing:
 the signature is checked before the token is looked up, so such a caller cannot tell a live
-token from a dead or unknown one, and costs us no query.
+token from a dead or unknown one, and costs us no query. What Cartly signed and we still
+refuse is kept for inspection (`receiver_rejects`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import string
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from automations.dedupe import MAX_DEDUPE_KEY_LENGTH, ChangeKeyTooLong, change_key
-from automations.models import Event, Subscription
-from connectors import registry
+from automations import receiver_rejects, receiver_store, receiver_targets
+from automations.models import Event
+from automations.receiver_envelope import BadDelivery, Envelope, parse_envelope
+from automations.receiver_targets import HookTarget
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +38,11 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 SIGNATURE_HEADER = "X-Cartly-Hmac-Sha256"  # [page] sha256=<hex> over the raw body
 WEBHOOK_ID_HEADER = "X-Cartly-Webhook-Id"  # [page] the subscription's wh_… id (not signed)
+SHOP_DOMAIN_HEADER = "X-Cartly-Shop-Domain"  # [page] e.g. mystore.mycartly.pro (not signed)
 SIGNATURE_PREFIX = "sha256="
 SIGNATURE_HEX_LENGTH = hashlib.sha256().digest_size * 2
 HEX_DIGITS = frozenset(string.hexdigits)
 JSON_MEDIA_TYPE = "application/json"
-# last_delivery_at is shown to merchants as "a minute ago"; writing it on every delivery would
-# make every delivery of a busy hook queue on that one row's lock.
-LAST_DELIVERY_RESOLUTION = timedelta(seconds=60)
-# The Event columns the envelope fills, by their max_length in automations/models.py.
-MAX_EVENT_ID_LENGTH = 64
-MAX_EVENT_TYPE_LENGTH = 40
-MAX_OBJECT_ID_LENGTH = 64
-MAX_TIME_LENGTH = 64  # an ISO 8601 time is about 30 characters; more is not one
-MAX_TOKEN_LENGTH = 64  # Subscription.token's size: anything longer cannot be one
-# A deleting subscription is one we are removing too: either way we want no more deliveries.
-GONE_STATUSES = (Subscription.Status.DELETING, Subscription.Status.DELETED)
 
 
 @dataclass(frozen=True)
@@ -78,18 +68,16 @@ class Rejected(Exception):
 
 
 @dataclass(frozen=True)
-class Envelope:
-    """The checked fields of a delivery body (cartly-api.md, "Deliveries")."""
+class Headers:
+    """The headers of a delivery that the receiver reads (all as sent, None when absent)."""
 
-    event_id: str
-    event_type: str
-    created_at: datetime
-    shop_id: str
-    data: dict[str, Any]
-    object_id: str
+    signature: str | None
+    webhook_id: str | None
+    shop_domain: str | None
+    content_type: str | None
 
 
-# --- checks, each raising Rejected -----------------------------------------------------------
+# --- the signature -----------------------------------------------------------------------------
 
 
 def signature_matches(body: bytes, header: str | None, secret: str) -> bool:
@@ -105,6 +93,7 @@ def signature_matches(body: bytes, header: str | None, secret: str) -> bool:
 
 
 def check_signature(body: bytes, header: str | None) -> None:
+    """Signed with the client secret, or with the previous one while a rotation lasts."""
     secret = settings.CARTLY_CLIENT_SECRET
     if not secret:
         # Anyone can compute an HMAC with an empty key; retryable until someone configures it.
@@ -112,12 +101,19 @@ def check_signature(body: bytes, header: str | None) -> None:
         raise Rejected(
             HTTPStatus.SERVICE_UNAVAILABLE, "not_configured", "Deliveries cannot be checked yet."
         )
-    if not signature_matches(body, header, secret):
-        raise Rejected(
-            HTTPStatus.UNAUTHORIZED,
-            "bad_signature",
-            f"{SIGNATURE_HEADER} is missing or does not match the body.",
-        )
+    if signature_matches(body, header, secret):
+        return
+    previous = settings.CARTLY_CLIENT_SECRET_PREVIOUS
+    if previous and signature_matches(body, header, previous):
+        return
+    raise Rejected(
+        HTTPStatus.UNAUTHORIZED,
+        "bad_signature",
+        f"{SIGNATURE_HEADER} is missing or does not match the body.",
+    )
+
+
+# --- checks after the signature ------------------------------------------------------------------
 
 
 def check_content_type(content_type: str | None) -> None:
@@ -130,204 +126,108 @@ def check_content_type(content_type: str | None) -> None:
         )
 
 
-def find_subscription(token: str) -> Subscription:
-    """The one indexed lookup: the subscription and the two connection columns we need."""
-    if len(token) > MAX_TOKEN_LENGTH:
+def find_target(token: str, *, fresh: bool = False) -> HookTarget:
+    """The live subscription the token names: 404 for none, 410 for one we removed."""
+    target = receiver_targets.find(token, fresh=fresh)
+    if target is None:
         raise Rejected(HTTPStatus.NOT_FOUND, "not_found", "No subscription has this address.")
-    subscription = (
-        Subscription.objects.select_related("connection")
-        .only(
-            "id",
-            "status",
-            "remote_id",
-            "event_type",
-            "last_delivery_at",
-            "connection__id",
-            "connection__shop_id",
-        )
-        .filter(token=token)
-        .first()
-    )
-    if subscription is None:
-        raise Rejected(HTTPStatus.NOT_FOUND, "not_found", "No subscription has this address.")
-    if subscription.status in GONE_STATUSES:
+    if target.gone:
         raise Rejected(HTTPStatus.GONE, "gone", "This subscription was removed.")
-    return subscription
+    return target
 
 
-def check_webhook_id(subscription: Subscription, webhook_id: str | None) -> None:
-    # The header is not signed: it must name the hook that this token's subscription holds.
-    if not subscription.remote_id or webhook_id != subscription.remote_id:
+def check_target(target: HookTarget, headers: Headers, envelope: Envelope) -> None:
+    """The delivery belongs to this token's subscription and shop (the headers are unsigned,
+    so each must name what the token's row holds; `shop_id` is inside the signed body)."""
+    if not target.remote_id or headers.webhook_id != target.remote_id:
         raise Rejected(
             HTTPStatus.UNAUTHORIZED,
             "wrong_webhook",
             f"{WEBHOOK_ID_HEADER} does not belong to this subscription.",
         )
-
-
-def _bad(message: str) -> Rejected:
-    return Rejected(HTTPStatus.BAD_REQUEST, "bad_request", message)
-
-
-def _text(container: dict, key: str, name: str, max_length: int) -> str:
-    value = container.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value:
-        raise _bad(f"The delivery lacks `{name}` (a non-empty string).")
-    if len(value) > max_length:
-        raise _bad(f"`{name}` is longer than {max_length} characters.")
-    return value
-
-
-def _reject_constant(name: str):
-    # NaN and Infinity are not JSON (RFC 8259); Python accepts them, the inbox must not.
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_envelope(body: bytes) -> Envelope:
-    """The envelope's fields, or a 400 naming the first one that is missing or wrong."""
-    try:
-        document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting: RecursionError
-        raise _bad("The body is not UTF-8 JSON.") from None
-    if not isinstance(document, dict):
-        raise _bad("The body is not a JSON object.")
-    event_id = _text(document, "id", "id", MAX_EVENT_ID_LENGTH)
-    event_type = _text(document, "event", "event", MAX_EVENT_TYPE_LENGTH)
-    created_raw = _text(document, "created_at", "created_at", MAX_TIME_LENGTH)
-    try:
-        created_at = parse_datetime(created_raw)
-    except ValueError:
-        created_at = None
-    if created_at is None:
-        raise _bad("`created_at` is not an ISO 8601 time.")
-    if timezone.is_naive(created_at):
-        created_at = timezone.make_aware(created_at, UTC)  # times are UTC [assumed]
-    shop_id = _text(document, "shop_id", "shop_id", MAX_OBJECT_ID_LENGTH)
-    data = document.get("data")
-    if not isinstance(data, dict):
-        raise _bad("The delivery lacks `data` (an object).")
-    # The trigger names its object's id field: an inventory level's is variant_id.
-    triggers = registry.triggers_for_event(event_type)
-    id_field = triggers[0].id_field if triggers else "id"
-    object_id = _text(data, id_field, f"data.{id_field}", MAX_OBJECT_ID_LENGTH)
-    return Envelope(event_id, event_type, created_at, shop_id, data, object_id)
-
-
-def check_shop(subscription: Subscription, envelope: Envelope) -> None:
-    # shop_id is inside the signed body; it must be the shop this subscription's connection is.
-    if envelope.shop_id != subscription.connection.shop_id:
+    domain = (headers.shop_domain or "").strip().lower()
+    if not domain or domain != target.shop_domain.lower():
+        raise Rejected(
+            HTTPStatus.UNAUTHORIZED,
+            "wrong_shop_domain",
+            f"{SHOP_DOMAIN_HEADER} is not the domain of this subscription's shop.",
+        )
+    if envelope.shop_id != target.shop_id:
         raise Rejected(HTTPStatus.UNAUTHORIZED, "wrong_shop", "The delivery is for another shop.")
 
 
-def dedupe_key(subscription: Subscription, envelope: Envelope) -> str | None:
-    """The trigger's source-independent key, or None when this delivery is not ours to run."""
-    if envelope.event_type != subscription.event_type:
-        return None
+def checked_target(
+    token: str, target: HookTarget, headers: Headers, envelope: Envelope
+) -> HookTarget:
+    """`target` if the delivery fits it; a remembered target that does not fit is read again
+    (a hook replaced or a shop renamed within the last seconds), so memory never refuses."""
     try:
-        return change_key(envelope.event_type, envelope.data)  # the same key polling makes
-    except KeyError as exc:
-        raise _bad(f"The delivery lacks `data.{exc.args[0]}`.") from None
-    except ChangeKeyTooLong:
-        too_long = f"`data` gives a change key longer than {MAX_DEDUPE_KEY_LENGTH} characters."
-        raise _bad(too_long) from None
+        check_target(target, headers, envelope)
+        return target
+    except Rejected:
+        if not target.cached:
+            raise
+    target = find_target(token, fresh=True)
+    check_target(target, headers, envelope)
+    return target
 
 
-# --- storing -----------------------------------------------------------------------------------
+def is_stale(created_at: datetime, now: datetime) -> bool:
+    """Older than HOOK_STALE_AFTER_SECONDS (0 turns the window off)."""
+    window = settings.HOOK_STALE_AFTER_SECONDS
+    return window > 0 and now - created_at > timedelta(seconds=window)
 
 
-def _new_event(subscription: Subscription, envelope: Envelope, body: bytes) -> Event:
-    key = dedupe_key(subscription, envelope)
-    return Event(
-        connection_id=subscription.connection_id,
-        subscription_id=subscription.pk,
-        source=Event.Source.WEBHOOK,
-        cartly_event_id=envelope.event_id,
-        event_type=envelope.event_type,
-        object_id=envelope.object_id,
-        dedupe_key=key,
-        payload=envelope.data,
-        raw_body=body.decode("utf-8"),  # parse_envelope proved it is UTF-8
-        status=Event.Status.RECEIVED if key else Event.Status.IGNORED,
-        occurred_at=envelope.created_at,
-    )
-
-
-def _insert(event: Event) -> None:
-    """INSERT the row; the engine's clock dispatches it (no message: the broker never holds
-    up or fails a delivery)."""
-    with transaction.atomic():
-        event.save(force_insert=True)
-
-
-def store(subscription: Subscription, envelope: Envelope, body: bytes) -> Reply:
-    """One INSERT; the unique constraints, not a prior SELECT, decide what is a duplicate."""
-    event = _new_event(subscription, envelope, body)
-    try:
-        _insert(event)
-        return Reply(HTTPStatus.OK, event_id=event.pk)
-    except DataError:
-        # e.g. a NUL character PostgreSQL's jsonb refuses: resending will not help.
-        raise _bad("The delivery holds a value the inbox cannot store.") from None
-    except IntegrityError:
-        pass
-    seen = Event.objects.filter(
-        connection_id=event.connection_id, cartly_event_id=event.cartly_event_id
-    )
-    if seen.exists():
-        return Reply(HTTPStatus.OK)  # a retry of a delivery we hold: nothing more to do
-    if not Event.objects.filter(
-        connection_id=event.connection_id, dedupe_key=event.dedupe_key
-    ).exists():
-        # Neither constraint explains the refusal: never answer 200 for what was not stored.
-        raise _bad("The delivery holds a value the inbox cannot store.")
-    # Another row (e.g. found by polling) already holds this change: keep this one as a
-    # duplicate, without the key, and run nothing for it.
-    copy = _new_event(subscription, envelope, body)
-    copy.dedupe_key = None
-    copy.status = Event.Status.DUPLICATE
-    try:
-        _insert(copy)
-    except IntegrityError:
-        return Reply(HTTPStatus.OK)  # a parallel retry of this very delivery stored it first
-    return Reply(HTTPStatus.OK, event_id=copy.pk)
-
-
-def note_delivery(subscription: Subscription) -> None:
-    """Move last_delivery_at forward, at most once per LAST_DELIVERY_RESOLUTION."""
-    now = timezone.now()
-    last = subscription.last_delivery_at
-    if last is None or now - last >= LAST_DELIVERY_RESOLUTION:
-        Subscription.objects.filter(pk=subscription.pk).update(last_delivery_at=now)
+def event_status(envelope: Envelope, key: str | None) -> str:
+    if key is None:
+        return Event.Status.IGNORED.value  # no trigger of this subscription runs on it
+    if is_stale(envelope.created_at, timezone.now()):
+        return Event.Status.STALE.value  # kept to be seen, too late to be run
+    return Event.Status.RECEIVED.value
 
 
 # --- the whole delivery ------------------------------------------------------------------------
 
 
-def receive(
-    token: str,
-    body: bytes,
-    *,
-    signature: str | None,
-    webhook_id: str | None,
-    content_type: str | None,
-) -> Reply:
+def _bad(exc: BadDelivery) -> Rejected:
+    return Rejected(HTTPStatus.BAD_REQUEST, "bad_request", str(exc))
+
+
+def _store_signed(token: str, target: HookTarget, body: bytes, headers: Headers) -> Reply:
+    check_content_type(headers.content_type)
+    try:
+        envelope = parse_envelope(body)
+        target = checked_target(token, target, headers, envelope)
+        key = envelope.dedupe_key(target.event_type)
+        status = event_status(envelope, key)
+        # parse_envelope proved the body is UTF-8.
+        values = receiver_store.event_values(target, envelope, body.decode(), status, key)
+        stored = receiver_store.store(values)
+    except BadDelivery as exc:
+        raise _bad(exc) from None
+    # Nothing is published: the engine's clock drains received events from the inbox.
+    receiver_store.note_delivery(target, token)
+    return Reply(HTTPStatus.OK, event_id=stored.event_id)
+
+
+def receive(token: str, body: bytes, headers: Headers) -> Reply:
     """Check and store one delivery whose body was already read within MAX_BODY_BYTES.
 
     Database errors propagate: the view answers 503 so that Cartly retries.
     """
+    target, signed = None, False
     try:
-        check_signature(body, signature)
-        check_content_type(content_type)
-        subscription = find_subscription(token)
-        check_webhook_id(subscription, webhook_id)
-        envelope = parse_envelope(body)
-        check_shop(subscription, envelope)
-        reply = store(subscription, envelope, body)
+        check_signature(body, headers.signature)
+        signed = True
+        target = find_target(token)
+        return _store_signed(token, target, body, headers)
     except Rejected as rejected:
         # Never the body or the signature: the reason and the token's row are enough.
         log.info("REST Hook delivery refused (%s): %s", rejected.status, rejected.error)
+        if signed and rejected.status != HTTPStatus.GONE:  # 410 is what we asked for
+            refusal = receiver_rejects.Refusal(
+                rejected.status, rejected.error, rejected.message,
+                headers.webhook_id, headers.shop_domain, headers.content_type,
+            )
+            receiver_rejects.keep(target, body, refusal)
         return rejected.reply()
-    note_delivery(subscription)
-    return reply

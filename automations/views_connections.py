@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from automations import disconnects
-from automations.models import Recipe, Subscription
+from automations.models import Event, Recipe, RejectedDelivery, Subscription
 from connectors.models import Connection
 
 # Repairs shown on the page, newest first; older ones are in the admin.
@@ -57,6 +57,19 @@ def repairs_of(connection: Connection) -> tuple[list[str], list[list]] | None:
     return [str(f.verbose_name).capitalize() for f in columns], values
 
 
+def delivery_problems(connection: Connection) -> dict:
+    """Deliveries from Cartly that ran nothing: refused after a valid signature (kept in the
+    admin for inspection), and those that arrived too late to run (stored as stale)."""
+    refused = RejectedDelivery.objects.filter(connection=connection)
+    return {
+        "refused_count": refused.count(),
+        "refused_latest": refused.order_by("-last_seen_at").first(),
+        "stale_count": Event.objects.filter(
+            connection=connection, status=Event.Status.STALE
+        ).count(),
+    }
+
+
 @login_required
 def connection_detail(request, pk: int):
     connection = get_object_or_404(Connection, pk=pk, owner=request.user)
@@ -75,6 +88,7 @@ def connection_detail(request, pk: int):
         "repairs_available": repairs is not None,
         "repair_columns": repairs[0] if repairs else [],
         "repairs": repairs[1] if repairs else [],
+        **delivery_problems(connection),
     })
 
 

@@ -76,12 +76,13 @@ def report(stack, count: int, profile_stage: str | None) -> None:
         return value
 
     for index, delivery in enumerate(deliveries):
-        reply = timed(
-            "receive", receiver.receive, stack.subscription_token, delivery.body,
+        headers = receiver.Headers(
             signature=delivery.headers["X-Cartly-Hmac-Sha256"],
             webhook_id=delivery.headers["X-Cartly-Webhook-Id"],
+            shop_domain=delivery.headers["X-Cartly-Shop-Domain"],
             content_type="application/json",
         )
+        reply = timed("receive", receiver.receive, stack.subscription_token, delivery.body, headers)
         assert reply.status == 200, reply.body
         run_ids = timed("dispatch", dispatch_event, reply.event_id)
         step_run_id = StepRun.objects.values_list("id", flat=True).get(run_id=run_ids[0])

@@ -114,6 +114,9 @@ CSRF_COOKIE_NAME = "engine_csrftoken"
 CARTLY_BASE_URL = env_str("CARTLY_BASE_URL", "http://127.0.0.1:8001").rstrip("/")
 CARTLY_CLIENT_ID = env_str("CARTLY_CLIENT_ID")
 CARTLY_CLIENT_SECRET = env_str("CARTLY_CLIENT_SECRET")
+# While the client secret is being rotated, deliveries Cartly signed with the old one still
+# verify (cartly-api.md, "Signing secret"); empty it once the rotation is over.
+CARTLY_CLIENT_SECRET_PREVIOUS = env_str("CARTLY_CLIENT_SECRET_PREVIOUS")
 CARTLY_TIMEOUT_SECONDS = env_float("CARTLY_TIMEOUT_SECONDS", 10.0)
 # oauthlib insists on https; the local sandbox speaks plain http on loopback only.
 if CARTLY_BASE_URL.startswith(("http://127.", "http://localhost", "http://[::1]")):
@@ -153,6 +156,11 @@ if REDIS_URL:
         "socket_connect_timeout": env_float("CELERY_REDIS_CONNECT_TIMEOUT", 1.0),
         # A half-open connection must not hang a request; above the worker's 1 s BRPOP.
         "socket_timeout": env_float("CELERY_REDIS_SOCKET_TIMEOUT", 5.0),
+        # A publish meeting a broker that refuses connections fails at once (about a
+        # millisecond) instead of kombu's default of sleeping and trying again for
+        # CELERY_BROKER_CONNECTION_TIMEOUT: the row is already stored and the sweep sends it.
+        # Workers' consumers reconnect with their own retry loop, which this does not touch.
+        "max_retries": 0,
     }
 else:
     for sub in ("queue", "processed", "control"):
@@ -181,6 +189,14 @@ CELERY_TIMEZONE = "UTC"
 # Publishing must never hang a request that has already committed (DESIGN.md).
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- REST Hook receiver (automations/receiver.py) ----------------------------------------
+# A delivery whose created_at is older than this is kept as `stale` and never run: a day-old
+# "new order" should not send today's welcome email. Cartly retries for less than that.
+HOOK_STALE_AFTER_SECONDS = env_int("HOOK_STALE_AFTER_SECONDS", 24 * 3600)
+# How long a web process reuses a subscription it looked up, so a busy hook costs no query
+# per delivery; a removed subscription answers 410 at most this much later.
+HOOK_SUBSCRIPTION_CACHE_SECONDS = env_float("HOOK_SUBSCRIPTION_CACHE_SECONDS", 5.0)
 
 # --- Engine (docs/operations.md, "Timings") ------------------------------------------------
 # Waits between attempts of a failed call, in seconds: 1, 5, 15, 30 minutes, 1, 2, 4, 6, 8 hours.
@@ -256,9 +272,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"hide_hook_tokens": {"()": "config.log_filters.HideHookTokens"}},
+    # A hook's path holds its secret token (config/log_filters.py): the filter rewrites the
+    # record itself, so every handler after it sees the path without the token.
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["hide_hook_tokens"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        # runserver's access lines: through our handler, whose filter hides hook tokens.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # At DEBUG these log Basic auth headers and token bodies: never below WARNING.
         "oauthlib": {"level": "WARNING"},

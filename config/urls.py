@@ -7,6 +7,8 @@ from automations import views_connections
 from automations.views_dashboard import dashboard
 
 urlpatterns = [
+    # First: the busiest path, resolved on every delivery before any other pattern is tried.
+    path("hooks/cartly/", include("automations.urls_hooks")),
     path("admin/", admin.site.urls),
     path("api/", include("automations.api.urls")),
     path("connections/<int:pk>/", views_connections.connection_detail, name="connection_detail"),
@@ -20,7 +22,6 @@ urlpatterns = [
     path("recipes/", include("automations.builder.urls")),
     path("runs/", include("automations.urls_runs")),
     path("notifications/", include("notifications.urls")),
-    path("hooks/cartly/", include("automations.urls_hooks")),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("", dashboard, name="home"),
     path("", include("accounts.urls")),
