@@ -67,7 +67,15 @@ def build_loop(page: Page) -> None:
     expect(page.locator("#f-steps-0-steps-0-fields-quantity-errors")).to_have_text(
         "Required: fill in Quantity.")
     page.locator("#f-steps-0-steps-0-fields-quantity-use-value").click()
+    quantity = page.locator("#f-steps-0-steps-0-fields-quantity")
+    quantity.click()
+    page.keyboard.type("ten")  # the server's problem lands under this nested field, once
+    errors = page.locator("#f-steps-0-steps-0-fields-quantity-errors")
+    expect(errors).to_contain_text('got "ten"')
+    assert page.locator("main").inner_text().count('got "ten"') == 1
+    quantity.fill("")
     pick(page, "f-steps-0-steps-0-fields-quantity", "item.quantity")
+    expect(errors).to_be_empty()
     expect(page.locator("#f-steps-0-steps-0-fields-quantity-preview")).to_have_text("Preview: 2")
     # A value the server refuses is shown under its nested box too, once.
     page.locator("#f-steps-0-loop-max").fill("0")
