@@ -7,7 +7,7 @@ parameters and render. Every function scopes by owner: nothing crosses users.
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -21,9 +21,11 @@ CHART_SERIES = (
     ("failed", "Failed", "#b42318"),
     ("halted", "Halted", "#8a5a00"),
     ("filtered", "Filtered", "#98a2b3"),
+    ("canceled", "Canceled", "#475467"),
     ("in_progress", "In progress", "#0b6bcb"),
 )
-IN_PROGRESS = (Run.Status.QUEUED, Run.Status.RUNNING)
+# Waiting (a delay, a retry later) is a run still on its way, as far as the chart goes.
+IN_PROGRESS = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING)
 # Shortest text worth a "contains" search on emails (a single letter matches everything).
 MIN_EMAIL_SEARCH = 3
 
@@ -118,9 +120,18 @@ def run_times(run: Run) -> RunTimes:
     return RunTimes(run.created_at, started, run.finished_at)
 
 
+def unfixed_failures(runs: QuerySet) -> QuerySet:
+    """Failed runs that no run of the same event fixed since: a retry turns the run itself
+    from failed into succeeded; a replay that succeeded is another run of the same event."""
+    fixed = Run.objects.filter(recipe_id=OuterRef("recipe_id"), event_id=OuterRef("event_id"),
+                               status=Run.Status.SUCCEEDED)
+    return runs.filter(status=Run.Status.FAILED).filter(~Exists(fixed))
+
+
 def recent_failures(user, limit: int = 5) -> list[Run]:
+    """The dashboard's failures: the newest failed runs that are still failures."""
     return list(
-        runs_of(user).filter(status=Run.Status.FAILED)
+        unfixed_failures(runs_of(user))
         .select_related("recipe").order_by("-created_at", "-id")[:limit]
     )
 

@@ -23,18 +23,41 @@ class Entry:
         return ".".join(str(int(p) + 1) for p in parts[::2])
 
 
-def _group(where: str, loops: dict[str, int]) -> str:
-    """The heading of the group a nested row opens: which item, path or fallback."""
-    parent, part, _ = where.rsplit(".", 2)
+# Fields that name a list item to a merchant, in order of preference ("Item 2 of 3: Blue mug").
+ITEM_NAMES = ("title", "name", "sku", "email", "number", "id", "variant_id")
+MAX_ITEM_NAME = 60
+
+
+def item_name(item) -> str:
+    """A few words that say which item an iteration went over, or "" when nothing does."""
+    if not isinstance(item, dict):
+        return "" if isinstance(item, list | type(None)) else str(item)[:MAX_ITEM_NAME]
+    for key in ITEM_NAMES:
+        value = item.get(key)
+        if value not in (None, "") and not isinstance(value, dict | list):
+            return str(value)[:MAX_ITEM_NAME]
+    return ""
+
+
+def _group(where: str, parents: dict[str, StepRun]) -> str:
+    """The heading of the group a nested row opens: which item, path or fallback, in words."""
+    parent_where, part, _ = where.rsplit(".", 2)
+    parent = parents.get(parent_where)
     if part.startswith("i"):
-        total = loops.get(parent)
-        of = f" of {total}" if total else ""
-        return f"Item {int(part[1:]) + 1}{of}"
+        index = int(part[1:])
+        items = (parent.items or []) if parent is not None else []
+        heading = f"Item {index + 1}" + (f" of {len(items)}" if items else "")
+        name = item_name(items[index]) if index < len(items) else ""
+        return f"{heading}: {name}" if name else heading
     if part.startswith("b"):
-        return f"Path {int(part[1:]) + 1}"
+        index = int(part[1:])
+        branches = ((parent.output or {}).get("branches") or []) if parent is not None else []
+        label = branches[index].get("label") if index < len(branches) else ""
+        return f"Path “{label}” ran" if label else f"Path {index + 1} ran"
     if part == "o":
-        return "Otherwise"
-    return "Because it failed"
+        return "Otherwise: no path matched"
+    key = parent.key if parent is not None else "the step"
+    return f"Because {key} failed, these steps ran instead"
 
 
 def entries(run_id: int) -> list[Entry]:
@@ -43,7 +66,7 @@ def entries(run_id: int) -> list[Entry]:
     attempts: dict[int, list[StepAttempt]] = {}
     for attempt in StepAttempt.objects.filter(step_run__run_id=run_id).order_by("number", "id"):
         attempts.setdefault(attempt.step_run_id, []).append(attempt)
-    loops = {row.where: len(row.items or []) for row in rows if row.kind == StepRun.Kind.LOOP}
+    parents = {row.where: row for row in rows}
     found, groups_seen = [], set()
     for row in rows:
         where = row.where
@@ -53,6 +76,6 @@ def entries(run_id: int) -> list[Entry]:
             group = where.rsplit(".", 1)[0]
             if group not in groups_seen:
                 groups_seen.add(group)
-                heading = _group(where, loops)
+                heading = _group(where, parents)
         found.append(Entry(row, depth, heading, attempts.get(row.pk, [])))
     return found

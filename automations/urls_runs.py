@@ -8,4 +8,6 @@ urlpatterns = [
     path("<int:pk>/", views_runs.run_detail, name="detail"),
     path("<int:pk>/replay/", views_runs.run_replay, name="replay"),
     path("<int:pk>/retry/", views_runs.run_retry, name="retry"),
+    path("<int:pk>/retry-now/", views_runs.run_retry_now, name="retry_now"),
+    path("<int:pk>/cancel/", views_runs.run_cancel, name="cancel"),
 ]

@@ -11,11 +11,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from automations import history, run_tree
+from automations import history, run_page, run_tree
 from automations.documents import save_version
-from automations.engine.replay import CannotRetry, replay_run, retry_from_failed_step
+from automations.engine.replay import CannotRetry, replay_run
 from automations.models import Recipe, RecipeVersion, Run, StepRun
 from connectors import registry
 
@@ -91,6 +92,12 @@ def pretty(value) -> str:
     return "" if value is None else json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
+def attempt_view(attempt) -> dict:
+    """An earlier attempt as the page lists it: its input, and Cartly's answer or the error."""
+    return {"attempt": attempt, "input": pretty(attempt.rendered_input),
+            "answer": pretty(attempt.output), "when": attempt.started_at or attempt.finished_at}
+
+
 def step_view(step: StepRun, entry: run_tree.Entry | None = None) -> dict:
     fields = step.error_fields if isinstance(step.error_fields, dict) else {}
     return {
@@ -102,22 +109,32 @@ def step_view(step: StepRun, entry: run_tree.Entry | None = None) -> dict:
         "number": entry.number if entry else str(step.position + 1),
         "depth": entry.depth if entry else 0,
         "heading": entry.heading if entry else "",
-        "attempts": [{"attempt": a, "input": pretty(a.rendered_input)}
-                     for a in (entry.attempts if entry else [])],
+        "attempts": [attempt_view(a) for a in (entry.attempts if entry else [])],
         "paths": step.output.get("branches") if step.kind == "paths" and step.output else None,
+        "otherwise": True if step.kind == "paths" and (step.output or {}).get("otherwise")
+        else None,
+        "loop": step.output if step.kind == "loop" and isinstance(step.output, dict) else None,
+        "until": _until(step),
     }
+
+
+def _until(step: StepRun):
+    """When a delay step's wait ended (or ends), from its output."""
+    if step.kind != StepRun.Kind.DELAY or not isinstance(step.output, dict):
+        return None
+    return parse_datetime(str(step.output.get("until") or ""))
 
 
 @login_required
 def run_detail(request, pk: int):
     run = owned_run(request, pk)
-    steps = [step_view(entry.row, entry) for entry in run_tree.entries(run.pk)]
+    entries = run_tree.entries(run.pk)
+    offer = run_page.offer(run, [entry.row for entry in entries])
     return render(request, "automations/runs/run_detail.html", {
-        "run": run, "event": run.event, "steps": steps, "payload": pretty(run.event.payload),
-        "times": history.run_times(run),
+        "run": run, "event": run.event, "payload": pretty(run.event.payload),
+        "steps": [step_view(entry.row, entry) for entry in entries],
+        "times": history.run_times(run), "offer": offer,
         "replays": list(run.replays.order_by("-created_at", "-id")),
-        "can_retry": run.step_runs.filter(
-            status__in=[StepRun.Status.FAILED, StepRun.Status.WAITING]).exists(),
     })
 
 
@@ -125,7 +142,12 @@ def run_detail(request, pk: int):
 @require_POST
 def run_replay(request, pk: int):
     run = owned_run(request, pk)
-    use_current = request.POST.get("version") == "current"
+    repeats = run_page.replay_repeats(run_page.ordered_rows(run))
+    if repeats and request.POST.get("confirm") != "yes":
+        messages.error(request, "Nothing was replayed: tick the box to confirm that these "
+                                f"actions happen again: {'; '.join(repeats)}.")
+        return redirect("runs:detail", pk=run.pk)
+    use_current = request.POST.get("version") == run_page.CURRENT
     if use_current:
         save_version(run.recipe)  # a recipe edited row by row may lack its snapshot
     try:
@@ -143,10 +165,39 @@ def run_replay(request, pk: int):
 @require_POST
 def run_retry(request, pk: int):
     run = owned_run(request, pk)
+    version = request.POST.get("version", run_page.ORIGINAL)
     try:
-        step = retry_from_failed_step(run)
+        step = run_page.retry(run, version if version in run_page.VERSIONS else run_page.ORIGINAL)
     except CannotRetry as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Retrying from step {step.position + 1} ({step.key}).")
+        run.refresh_from_db(fields=["recipe_version"])
+        messages.success(request, f"Retrying from {run_page.describe(step)} with version "
+                                  f"{run.recipe_version} of the recipe.")
+    return redirect("runs:detail", pk=run.pk)
+
+
+@login_required
+@require_POST
+def run_retry_now(request, pk: int):
+    run = owned_run(request, pk)
+    try:
+        step = run_page.retry_now(run)
+    except run_page.NotNow as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Trying {run_page.describe(step)} again now.")
+    return redirect("runs:detail", pk=run.pk)
+
+
+@login_required
+@require_POST
+def run_cancel(request, pk: int):
+    run = owned_run(request, pk)
+    try:
+        run_page.cancel(run)
+    except run_page.NotNow as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Canceled run {run.pk}: nothing more of it runs.")
     return redirect("runs:detail", pk=run.pk)

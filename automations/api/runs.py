@@ -1,4 +1,5 @@
-"""Runs: list with filters (paginated), read one with its step runs, replay."""
+"""Runs: list with filters (paginated), read one with its step runs; replay, retry from the
+failed step, retry a waiting step now, cancel a waiting run."""
 
 from datetime import datetime
 
@@ -8,8 +9,10 @@ from django.utils import timezone
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
-from automations.api.schemas import ErrorOut, ReplayIn, RunDetailOut, RunOut, RunPage
+from automations import run_page
+from automations.api.schemas import ErrorOut, ReplayIn, RetryIn, RunDetailOut, RunOut, RunPage
 from automations.documents import save_version
+from automations.engine.replay import CannotRetry
 from automations.models import RecipeVersion, Run
 
 router = Router(tags=["runs"])
@@ -96,3 +99,44 @@ def replay(request: HttpRequest, run_id: int, payload: ReplayIn):
     except RecipeVersion.DoesNotExist:
         raise HttpError(409, "That version of the recipe is no longer stored") from None
     return Status(201, Run.objects.select_related("recipe", "event").get(pk=new_run.pk))
+
+
+def _detail(run_id: int) -> Run:
+    return Run.objects.select_related("recipe", "event").get(pk=run_id)
+
+
+@router.post("/runs/{run_id}/retry", response={200: RunDetailOut, 404: ErrorOut, 409: ErrorOut})
+def retry(request: HttpRequest, run_id: int, payload: RetryIn):
+    """Retry a failed run from its failed step; earlier steps' outputs are kept. With
+    `"version": "current"` the failed step is rendered again from the recipe as it is now."""
+    run = run_of(request, run_id)
+    try:
+        run_page.retry(run, payload.version)
+    except (CannotRetry, RecipeVersion.DoesNotExist) as exc:
+        raise HttpError(409, str(exc) or "That version of the recipe is no longer stored"
+                        ) from None
+    return _detail(run.pk)
+
+
+@router.post("/runs/{run_id}/retry-now",
+             response={200: RunDetailOut, 404: ErrorOut, 409: ErrorOut})
+def retry_now(request: HttpRequest, run_id: int):
+    """A step that waits for its next retry is tried at once (409 with the reason when the
+    run waits for something a retry cannot hurry: a delay, an open circuit, a reconnect)."""
+    run = run_of(request, run_id)
+    try:
+        run_page.retry_now(run)
+    except run_page.NotNow as exc:
+        raise HttpError(409, str(exc)) from None
+    return _detail(run.pk)
+
+
+@router.post("/runs/{run_id}/cancel", response={200: RunDetailOut, 404: ErrorOut, 409: ErrorOut})
+def cancel(request: HttpRequest, run_id: int):
+    """Stop a waiting run (a delay, a retry later): nothing more of it runs."""
+    run = run_of(request, run_id)
+    try:
+        run_page.cancel(run)
+    except run_page.NotNow as exc:
+        raise HttpError(409, str(exc)) from None
+    return _detail(run.pk)

@@ -167,3 +167,8 @@ class RunPage(Schema):
 class ReplayIn(Schema):
     # "original": the version the run used; "current": the recipe as it is now.
     version: Literal["original", "current"] = "original"
+
+
+class RetryIn(Schema):
+    # "current" re-renders the failed step from the recipe as it is now, earlier outputs kept.
+    version: Literal["original", "current"] = "original"

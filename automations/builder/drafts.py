@@ -69,12 +69,22 @@ def read_submission(data, owner, recipe: Recipe | None) -> Submission:
     for key in ("name", "trigger", "mode"):
         if key in data:
             doc[key] = data[key]
+    if "turn_off_after_failures" in data:
+        doc["turn_off_after_failures"] = _turn_off_after(data["turn_off_after_failures"])
     connection = recipe.connection if recipe is not None else None
     if recipe is None:
         connection = active_connections(owner).filter(pk=_int(data.get("connection"))).first()
         if connection is None:
             problems.append(Problem("connection", "Choose one of your connected shops."))
     return Submission(doc, connection, problems)
+
+
+def _turn_off_after(text: str) -> int | str | None:
+    """Empty: never switch off. Not a whole number: kept as typed, so the check names it."""
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() else text
 
 
 def _int(value: Any) -> int | None:
@@ -118,6 +128,43 @@ def _conditions(spec: Any) -> list[str]:
     return lines
 
 
+FLOW_LABELS = {"filter": "Filter", "loop": "For each", "paths": "Paths", "delay": "Delay"}
+
+
+def _step_label(step: dict) -> str:
+    for kind, label in FLOW_LABELS.items():
+        if kind in step:
+            return label
+    return _label(step.get("operation"), "Step")
+
+
+def _count(steps: Any) -> str:
+    n = len(steps) if isinstance(steps, list) else 0
+    return f"{n} step{'s' if n != 1 else ''}"
+
+
+def _flow_detail(step: dict) -> str:
+    """One line on what a loop, paths or delay step does (the page without JavaScript)."""
+    if isinstance(step.get("loop"), dict):
+        return f"For each item of {step['loop'].get('over')}: {_count(step.get('steps'))}"
+    if isinstance(step.get("paths"), dict):
+        branches = step["paths"].get("branches")
+        labels = [b.get("label", "") for b in branches if isinstance(b, dict)] \
+            if isinstance(branches, list) else []
+        other = ", and otherwise" if step["paths"].get("otherwise") else ""
+        return f"Paths: {', '.join(labels)}{other}"
+    delay = step.get("delay")
+    if isinstance(delay, dict) and isinstance(delay.get("for"), dict):
+        return f"Wait {delay['for'].get('amount')} {delay['for'].get('unit', 'minutes')}"
+    if isinstance(delay, dict):
+        return f"Wait until {delay.get('until')}"
+    if step.get("on_error") in ("continue", "fallback"):
+        return {"continue": "If it fails: go on",
+                "fallback": f"If it fails: {_count(step.get('fallback'))} instead"}[
+            step["on_error"]]
+    return ""
+
+
 def summary(doc: dict) -> dict[str, Any]:
     """Labels and lines a template can show as they are."""
     steps = []
@@ -127,7 +174,8 @@ def summary(doc: dict) -> dict[str, Any]:
         fields = step.get("fields") if isinstance(step.get("fields"), dict) else {}
         steps.append({
             "key": step.get("key"),
-            "label": "Filter" if "filter" in step else _label(step.get("operation"), "Step"),
+            "label": _step_label(step),
+            "detail": _flow_detail(step),
             "fields": sorted(fields.items()),
             "conditions": _conditions(step.get("filter")),
             "match": (step.get("filter") or {}).get("match", "all") if "filter" in step else "",

@@ -37,6 +37,14 @@ def reference(path: list[str]) -> str:
     return text
 
 
+def _words(part: str) -> str:
+    """A key nobody labelled, in words: "line_items" → "Line items", "0" → "#1"."""
+    if part.isdigit():
+        return f"#{int(part) + 1}"
+    text = part.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
 def _example(value: Any) -> str:
     if value is None:
         return "(empty)"
@@ -58,7 +66,7 @@ def _node(value: Any, path: list[str], labels: dict[str, str], depth: int) -> di
     relative = ".".join(path[1:])
     node: dict[str, Any] = {
         "name": path[-1],
-        "label": labels.get(relative, path[-1].replace("_", " ")),
+        "label": labels.get(relative, _words(path[-1])),
         "path": ".".join(path),  # the dotted form conditions use
         "ref": reference(path),  # the form templates use
     }
@@ -69,6 +77,11 @@ def _node(value: Any, path: list[str], labels: dict[str, str], depth: int) -> di
     else:
         node["example"] = _example(value)
     return node
+
+
+def value_tree(root: list[str], value: Any, labels: dict[str, str]) -> dict:
+    """Any value as a tree rooted at `root` (a loop's `item`, a fallback's `error`)."""
+    return _node(value, root, labels, 0)
 
 
 def sample_tree(root: list[str], sample: Any, operation: Trigger | Action | Search) -> dict:
@@ -135,24 +148,28 @@ def available_values(doc: dict, before: int) -> list[dict]:
 def picker_sources(doc: dict) -> dict[str, Any]:
     """For the page: every tree once, and for each part of the recipe which trees it may use.
 
-    `pickers` maps "filter" and "steps[i]" (document paths) to source ids, in order.
+    `pickers` maps "filter" and each step's document path ("steps[1]", "steps[1].steps[0]")
+    to source ids, in order; `lists` maps each loop's path to the lists it may go over;
+    `scoped_pills` the labels of `item`, `loop` and `error` values by the step that brings
+    them. A tree no step may use is left out (the last step's output feeds nothing).
     """
+    from automations.builder.scopes import walk_draft
+
     if not isinstance(doc, dict):
-        return {"sources": {}, "pickers": {}}
-    sources: dict[str, dict] = {}
-    trigger = trigger_tree(doc)
-    if trigger is not None:
-        sources["trigger"] = trigger
-    visible = list(sources)
-    pickers: dict[str, list[str]] = {"filter": list(visible)}
-    steps = _steps(doc)
-    for i, step in enumerate(steps):
-        pickers[f"steps[{i}]"] = list(visible)
-        tree = step_tree(step) if i < len(steps) - 1 else None  # the last one feeds nothing
-        if tree is not None and tree["path"] not in sources:
-            sources[tree["path"]] = tree
-            visible.append(tree["path"])
-    return {"sources": sources, "pickers": pickers}
+        return {"sources": {}, "pickers": {}, "lists": {}, "scoped_pills": {}}
+    draft = walk_draft(doc)
+    return sources_of(draft)
+
+
+def sources_of(draft) -> dict[str, Any]:
+    """picker_sources from a walk already made (scopes.walk_draft)."""
+    pickers = {"filter": ["trigger"] if "trigger" in draft.trees else []}
+    for place in draft.places:
+        pickers[place.path] = place.sources
+    used = {tree_id for ids in pickers.values() for tree_id in ids}
+    sources = {tree_id: tree for tree_id, tree in draft.trees.items() if tree_id in used}
+    return {"sources": sources, "pickers": pickers, "lists": draft.lists,
+            "scoped_pills": draft.scoped_labels}
 
 
 def paths(tree: dict) -> list[str]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from automations.builder import picker
-
 
 def _words(part: str) -> str:
     if part.isdigit():
@@ -30,7 +28,9 @@ def _leaf(relative: list[str], declared: dict[str, str], noun: str) -> str:
     return label[:1].upper() + label[1:]
 
 
-def _walk(node: dict, depth: int, prefix: str, noun: str, declared: dict, out: dict) -> None:
+def label_tree(node: dict, depth: int, prefix: str, noun: str, declared: dict,
+               out: dict) -> None:
+    """Label every value of a picker tree into `out` (reference → {label, example})."""
     relative = node["path"].split(".")[depth:]
     if relative:
         out[node["ref"]] = {
@@ -38,24 +38,13 @@ def _walk(node: dict, depth: int, prefix: str, noun: str, declared: dict, out: d
             "example": node.get("example", ""),
         }
     for child in node.get("children", []):
-        _walk(child, depth, prefix, noun, declared, out)
+        label_tree(child, depth, prefix, noun, declared, out)
 
 
 def pill_labels(doc: Any) -> dict[str, dict[str, str]]:
-    """`{"trigger.number": {"label": "Order › Number", "example": "1001"}, ...}`."""
-    if not isinstance(doc, dict):
-        return {}
-    out: dict[str, dict[str, str]] = {}
-    trigger = picker.trigger_tree(doc)
-    operation = picker.trigger_operation(doc)
-    if trigger is not None and operation is not None:
-        declared = {f.key: f.label for f in operation.output_fields}
-        _walk(trigger, 1, operation.noun, operation.noun, declared, out)
-    steps = doc.get("steps") if isinstance(doc.get("steps"), list) else []
-    for i, step in enumerate(steps):
-        tree, operation = picker.step_tree(step), picker.step_operation(step)
-        if tree is None or operation is None:
-            continue
-        declared = {f.key: f.label for f in operation.output_fields}
-        _walk(tree, 2, f"{i + 1}. {operation.noun}", operation.noun, declared, out)
-    return out
+    """`{"trigger.number": {"label": "Order › Number", "example": "1001"}, ...}` for the
+    trigger and every operation step of the tree (`item`, `loop` and `error` values are
+    labelled per step that brings them: scopes.Draft.scoped_labels)."""
+    from automations.builder.scopes import walk_draft
+
+    return walk_draft(doc).labels

@@ -12,8 +12,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from automations.builder import picker, pills
-from automations.engine import conditions, render, render_limits
+from automations.builder import picker, scopes
+from automations.engine import conditions, flow, render, render_limits
 from connectors import registry
 from connectors.base import Trigger
 from connectors.convert import OMIT, ConversionError, convert_value
@@ -61,6 +61,8 @@ def preview_field(field, template: Any, context: dict) -> dict[str, str]:
 
 def _render_all(items: list[tuple[Any, str, dict]]) -> list[str | render.RenderError]:
     """Every field in one trip to the render child, all within the preview's deadline."""
+    if not items:
+        return []
     jobs = [({field.key: template}, context, {field.key: field.label})
             for field, template, context in items]
     results = render.render_many(jobs, budget=render_limits.PREVIEW_DEADLINE_SECONDS)
@@ -96,11 +98,57 @@ def preview_filter(value: Any, context: dict) -> dict[str, Any]:
     return {"passed": result.passed, "reason": result.reason or "Passes with the sample data."}
 
 
-def _preview_step(step: dict, path: str, context: dict, out: dict, todo: list) -> None:
-    """Filters are checked now; fields are added to `todo`, rendered together afterwards."""
+def preview_delay(spec: Any, context: dict) -> dict[str, str] | None:
+    """"Wait until" on the sample: the time it gives, or why it is not one."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("until"), str):
+        return None
+    try:
+        until = flow.delay_until({"until": spec["until"]}, context, context["now"])
+    except flow.FlowError as exc:
+        return {"error": str(exc)}
+    if until <= context["now"]:
+        return {"value": until.isoformat(), "note": f"With the sample: {flow.shown(until)}, "
+                "which has passed, so the run would go on at once."}
+    return {"value": until.isoformat(), "note": f"With the sample: waits until "
+            f"{flow.shown(until)}."}
+
+
+def preview_loop(spec: Any, context: dict, lists: dict) -> dict[str, str] | None:
+    """How many items the loop would go over with the sample, or why it cannot."""
+    if not isinstance(spec, dict) or not str(spec.get("over") or "").strip():
+        return None
+    try:
+        items, total = flow.loop_items(spec, context, lists)
+    except (flow.FlowError, ValueError, TypeError) as exc:
+        return {"error": str(exc)}
+    said = f"With the sample: {total} item{'s' if total != 1 else ''}"
+    return {"value": str(len(items)), "note": said + (f", of which the first {len(items)} "
+                                                      "are gone over." if total > len(items)
+                                                      else ".")}
+
+
+def _preview_step(place, out: dict, lists: dict, todo: list) -> None:
+    """Filters, paths, loops and delays are previewed now; fields are added to `todo`, to be
+    rendered together afterwards (one trip to the render child, one deadline)."""
+    step, path, context = place.step, place.path, place.context
     if "filter" in step:
         out["filters"][f"{path}.filter"] = preview_filter(step["filter"], context)
-        return
+    elif "paths" in step and isinstance(step["paths"], dict):
+        for i, branch in enumerate(step["paths"].get("branches") or []):
+            out["filters"][f"{path}.paths.branches[{i}]"] = preview_filter(branch, context)
+    elif "delay" in step:
+        found = preview_delay(step["delay"], context)
+        if found is not None:
+            out["fields"][f"{path}.delay.until"] = found
+    elif "loop" in step:
+        found = preview_loop(step["loop"], context, lists)
+        if found is not None:
+            out["fields"][f"{path}.loop.over"] = found
+    else:
+        _preview_fields(step, path, context, out, todo)
+
+
+def _preview_fields(step: dict, path: str, context: dict, out: dict, todo: list) -> None:
     operation = picker.step_operation(step)
     fields = step.get("fields")
     if operation is None or not isinstance(fields, dict):
@@ -116,28 +164,22 @@ def _preview_step(step: dict, path: str, context: dict, out: dict, todo: list) -
 
 
 def preview_document(doc: Any, trigger_data: dict | None = None) -> dict[str, Any]:
-    """Per-field previews of a draft, keyed by document path (`steps[1].fields.code`).
+    """Per-field previews of a draft, keyed by document path (`steps[1].steps[0].fields.code`).
 
-    Also gives each filter's outcome on the sample and the picker's trees, so one request
-    after each edit refreshes everything the page shows beside the boxes.
+    Also gives each filter's (and each path's) outcome on the sample, the picker's trees and
+    the pills' labels, so one request after each edit refreshes everything beside the boxes.
     """
     out: dict[str, Any] = {"fields": {}, "filters": {}}
     if not isinstance(doc, dict):
         return {**out, **picker.picker_sources({}), "pills": {}}
-    outputs: dict[str, dict] = {}
+    draft = scopes.walk_draft(doc, trigger_data)
     if "filter" in doc:
         context = sample_context(doc, trigger_data, {})
         out["filters"]["filter"] = preview_filter(doc["filter"], context)
-    steps = doc.get("steps") if isinstance(doc.get("steps"), list) else []
     todo: list[tuple[str, Any, str, dict]] = []
-    for i, step in enumerate(steps):
-        if not isinstance(step, dict):
-            continue
-        _preview_step(step, f"steps[{i}]", sample_context(doc, trigger_data, outputs), out, todo)
-        operation = picker.step_operation(step)
-        if operation is not None and isinstance(step.get("key"), str):
-            outputs[step["key"]] = dict(operation.sample)
+    for place in draft.places:
+        _preview_step(place, out, place.lists, todo)
     results = _render_all([(field, template, ctx) for _, field, template, ctx in todo])
     for (where, field, _, _), result in zip(todo, results, strict=True):
         out["fields"][where] = _shown_result(field, result)
-    return {**out, **picker.picker_sources(doc), "pills": pills.pill_labels(doc)}
+    return {**out, **picker.sources_of(draft), "pills": draft.labels}

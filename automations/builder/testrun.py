@@ -16,9 +16,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from automations.builder import preview
 from automations.documents import recipe_to_document
-from automations.engine import conditions, render
+from automations.engine import render
 from automations.models import Recipe
 from connectors import registry, tokens
 from connectors.base import Search, Trigger
@@ -40,7 +39,7 @@ MAX_SCANNED_OBJECTS = 2500
 STATUS_LABELS = {
     "would_send": "Would send", "sent": "Sent", "found": "Found", "not_found": "Nothing found",
     "passed": "Passed", "filtered": "Stopped by filter", "failed": "Failed",
-    "not_reached": "Not reached",
+    "not_reached": "Not reached", "decided": "Decided", "would_wait": "Would wait",
 }
 
 
@@ -49,17 +48,36 @@ class StepReport:
     position: int
     key: str
     label: str
-    kind: str  # action, search or filter
-    status: str  # would_send, sent, found, not_found, passed, filtered, failed, not_reached
+    kind: str  # action, search, filter, loop, paths or delay
+    status: str  # would_send, sent, found, not_found, passed, filtered, failed, not_reached…
     message: str = ""
     rendered: dict[str, str] | None = None  # what the templates produced
     sent: dict[str, Any] | None = None  # converted, as the call takes them
     results: list[dict] | None = None  # a search's matches
     output: dict | None = None  # what later steps see as steps.<key>
+    where: str = ""  # the step's place in the tree ("2", "2.i0.0"); "" means str(position)
+    heading: str = ""  # above the first report of a loop item, path or fallback
 
     @property
     def status_label(self) -> str:
         return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def place(self) -> str:
+        return self.where or str(self.position)
+
+    @property
+    def dom_id(self) -> str:
+        return self.place.replace(".", "-")
+
+    @property
+    def number(self) -> str:
+        """ "3", or "3.1" for the first step inside step 3, as the run page numbers steps."""
+        return ".".join(str(int(p) + 1) for p in self.place.split(".")[::2])
+
+    @property
+    def depth(self) -> int:
+        return self.place.count(".") // 2
 
 
 @dataclass
@@ -121,28 +139,6 @@ def _first_level(trigger: Trigger, listed: dict) -> dict | None:
     return {**level, trigger.poll_levels.previous: level.get(trigger.poll_levels.value)}
 
 
-def _stop_rest(report: TrialReport, steps: list, start: int) -> None:
-    for i in range(start, len(steps)):
-        step = steps[i]
-        operation = registry.get(step["operation"]) if "operation" in step else None
-        report.steps.append(StepReport(
-            i, step["key"], operation.label if operation else "Filter",
-            operation.kind if operation else "filter", "not_reached",
-        ))
-
-
-def _filter_step(item: StepReport, step: dict, context: dict) -> bool:
-    spec = step["filter"]
-    try:
-        result = conditions.evaluate(spec["conditions"], context, match=spec["match"])
-    except conditions.ConditionError as exc:
-        item.status, item.message = "failed", f"The filter cannot be checked: {exc}"
-        return False
-    item.status = "passed" if result.passed else "filtered"
-    item.message = "The conditions pass." if result.passed else result.reason
-    return result.passed
-
-
 def _search(item: StepReport, step: dict, operation: Search, values: dict, connection) -> bool:
     found = tokens.call(connection, lambda client: operation.perform(client, values))
     item.results = check_result(operation, found)
@@ -180,9 +176,9 @@ def _operation_step(item: StepReport, step: dict, context: dict, connection, liv
     return True
 
 
-def _run_step(item: StepReport, step: dict, context: dict, connection, live: bool) -> bool:
-    if "filter" in step:
-        return _filter_step(item, step, context)
+def run_operation(item: StepReport, step: dict, context: dict, connection, live: bool) -> bool:
+    """Render, convert and (for a search, or a live action) call one operation step; whether
+    the run would go on. The report says what was sent and what came back."""
     try:
         return _operation_step(item, step, context, connection, live)
     except render.RenderError as exc:
@@ -190,40 +186,14 @@ def _run_step(item: StepReport, step: dict, context: dict, connection, live: boo
     except ConversionError as exc:
         item.message = f"This step's input is not valid: {exc}"
     except ConnectorError as exc:
-        item.message = f"Cartly answered with an error: {exc}"
+        item.message = f"{_service(step)} answered with an error: {exc}"
     item.status = "failed"
     return False
 
 
-def run_document(document: dict, connection, trigger_data: dict, *, live: bool,
-                 report: TrialReport) -> TrialReport:
-    """Go through a valid (normalized) document as a run would, recording each step."""
-    outputs: dict[str, dict] = {}
-    recipe_filter = document["filter"]
-    if recipe_filter["conditions"]:
-        result = preview.preview_filter(recipe_filter, preview.sample_context(
-            document, trigger_data, {}))
-        if not result.get("passed"):
-            report.filter_message = result.get("reason") or result.get("error", "")
-            report.outcome = "The recipe's own filter would stop this run before any step."
-            _stop_rest(report, document["steps"], 0)
-            return report
-    for i, step in enumerate(document["steps"]):
-        operation = registry.get(step["operation"]) if "operation" in step else None
-        item = StepReport(i, step["key"], operation.label if operation else "Filter",
-                          operation.kind if operation else "filter", "")
-        report.steps.append(item)
-        context = preview.sample_context(document, trigger_data, outputs)
-        if not _run_step(item, step, context, connection, live):
-            report.outcome = f"The run would stop at step {i + 1} ({step['key']})."
-            _stop_rest(report, document["steps"], i + 1)
-            return report
-        if item.output is not None:
-            outputs[step["key"]] = item.output
-    report.outcome = "Every step went through." if live else (
-        "Every step would go through. Nothing was sent to Cartly."
-    )
-    return report
+def _service(step: dict) -> str:
+    operation = registry.get(step["operation"])
+    return "Cartly" if operation.app == "cartly" else "The other system"
 
 
 def try_recipe(recipe: Recipe, *, source: str = SAMPLE, live: bool = False) -> TrialReport:
@@ -238,5 +208,8 @@ def try_recipe(recipe: Recipe, *, source: str = SAMPLE, live: bool = False) -> T
         except (NoObjectFound, ConnectorError) as exc:
             report.outcome = f"Could not read the shop's latest {trigger.noun.lower()}: {exc}"
             return report
+    # Imported here: the walk uses this module's reports and run_operation.
+    from automations.builder.trial_walk import run_document
+
     return run_document(document, recipe.connection, report.trigger_data, live=live,
                         report=report)

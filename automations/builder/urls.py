@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.recipe_new, name="new"),
     path("preview/", views.preview_view, name="preview"),
     path("validate/", views.validate_view, name="validate"),
+    path("test-step/", views.step_test_view, name="test_step"),
     path("export/", views_manage.export_all, name="export_all"),
     path("import/", views_manage.import_recipes, name="import"),
     path("trash/", views_manage.trash_list, name="trash"),

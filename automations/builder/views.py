@@ -15,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from automations import subscriptions, trash
-from automations.builder import catalogue, drafts, listing, preview, testrun
+from automations.builder import catalogue, drafts, listing, preview, steptest, testrun
 from automations.documents import InvalidDocument, recipe_to_document, validate_document
 from automations.models import Recipe
 
@@ -42,7 +42,9 @@ def _builder_page(request, recipe, doc, problems, connection_id, status=200) -> 
         "problems": [p.as_dict() for p in problems],
         "catalogue": catalogue.catalogue(),
         "preview": preview.preview_document(doc),
-        "urls": {"preview": reverse("builder:preview"), "validate": reverse("builder:validate")},
+        "urls": {"preview": reverse("builder:preview"), "validate": reverse("builder:validate"),
+                 "test_step": reverse("builder:test_step")},
+        "recipe": recipe.pk if recipe else None,
         "time_zone": timezone.get_current_timezone_name(),  # date pickers work in it
     }
     context = {
@@ -120,6 +122,46 @@ def validate_view(request: HttpRequest) -> JsonResponse:
     """`{"problems": [{"path", "message"}]}`: empty when the draft can be saved."""
     problems = validate_document(_posted_document(request))
     return JsonResponse({"problems": [p.as_dict() for p in problems]})
+
+
+def _test_connection(request: HttpRequest, body: dict):
+    """The shop a step test talks to: the recipe's, or (a new recipe) the chosen one; only the
+    user's own, active shops."""
+    shops = drafts.active_connections(request.user)
+    recipe_id = body.get("recipe")
+    if recipe_id is not None:
+        recipe = Recipe.objects.filter(pk=_number(recipe_id), owner=request.user).first()
+        return shops.filter(pk=recipe.connection_id).first() if recipe else None
+    return shops.filter(pk=_number(body.get("connection"))).first()
+
+
+def _number(value: object) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@login_required
+@require_POST
+def step_test_view(request: HttpRequest) -> JsonResponse:
+    """`{"document", "path", "source": "sample"|"latest", "send": bool, "recipe"|"connection"}`
+    → the step's rendered input and the answer as JSON, or `{"error"}` with a 400."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("path"), str):
+        return JsonResponse({"error": "Send the draft and the path of the step to test."},
+                            status=400)
+    try:
+        trial = steptest.try_step(body.get("document"), body["path"],
+                                  _test_connection(request, body),
+                                  source=str(body.get("source") or testrun.SAMPLE),
+                                  send=body.get("send") is True)
+    except steptest.CannotTest as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse(trial.as_dict(), json_dumps_params={"default": str})
 
 
 @login_required

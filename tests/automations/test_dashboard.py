@@ -76,7 +76,8 @@ def test_it_charts_runs_per_day_by_status(browser, recipe, outsider):
     days = history.runs_per_day(recipe.owner)
     assert len(days) == 14 and days[-1]["day"] == timezone.localdate()
     assert days[-1]["counts"] == {
-        "succeeded": 2, "failed": 1, "halted": 0, "filtered": 0, "in_progress": 0}
+        "succeeded": 2, "failed": 1, "halted": 0, "filtered": 0, "canceled": 0,
+        "in_progress": 0}
     assert days[-4]["counts"]["filtered"] == 1
     assert days[0]["counts"]["in_progress"] == 1
     assert sum(d["total"] for d in days) == 5
@@ -94,6 +95,14 @@ def test_it_charts_runs_per_day_by_status(browser, recipe, outsider):
     # Dates on the axis, one per day.
     first = days[0]["day"]
     assert f'<span class="long">{first:%b} {first.day}</span>' in body
+
+
+def test_it_charts_waiting_runs_as_in_progress_and_canceled_ones_apart(browser, recipe):
+    make_run(recipe, order(1), Run.Status.WAITING, days_ago(0))
+    make_run(recipe, order(2), Run.Status.CANCELED, days_ago(0))
+    counts = history.runs_per_day(recipe.owner)[-1]["counts"]
+    assert (counts["in_progress"], counts["canceled"]) == (1, 1)
+    assert browser.get("/").status_code == 200
 
 
 def test_it_links_recent_failures(browser, recipe):
@@ -122,14 +131,15 @@ def test_it_renders_with_the_same_queries_for_few_or_many_rows(
     browser, merchant, shop, recipe, django_assert_num_queries
 ):
     make_run(recipe, order(1), Run.Status.FAILED, days_ago(1))
-    # session, user, connections, recipes (with their shop), chart, failures, confirmed email
-    with django_assert_num_queries(7):
+    # session, user, connections, open circuits, recipes (with their shop), chart, failures,
+    # runs waiting for Cartly, confirmed email
+    with django_assert_num_queries(9):
         browser.get("/")
     for n in range(5):
         other = make_recipe(merchant, make_shop(merchant, shop_id=f"s{n}"), f"Recipe {n}")
         for day in range(3):
             make_run(other, order(100 + n * 10 + day), Run.Status.FAILED, days_ago(day))
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         browser.get("/")
 
 

@@ -134,11 +134,14 @@ def engine_url(public_server, cartly_settings, sandbox) -> str:  # noqa: F811
     return public_server.url
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """A full-page PNG: under docs/screenshots/ with UPDATE_SCREENSHOTS=1, else var/."""
+def screenshot(page: Page, name: str, max_height: int | None = None) -> Path:
+    """A full-page PNG (its top `max_height` px where given, for a very long page): under
+    docs/screenshots/ with UPDATE_SCREENSHOTS=1, else var/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": max_height} if max_height \
+        else None
+    page.screenshot(path=str(path), full_page=True, clip=clip)
     return path
 
 

@@ -1,7 +1,11 @@
-/* The recipe builder, part 1 of 7: small DOM and network helpers shared by the other parts.
+/* The recipe builder, part 1 of 9: small DOM and network helpers shared by the other parts.
  *
  * The builder's scripts share one namespace, window.CartlyBuilder (B), and load in order:
- * dom, pills, picker, fields, filters, steps, main (templates/automations/builder/edit.html).
+ * dom, pills, picker, fields, filters, steptest, flow, steps, main
+ * (templates/automations/builder/edit.html).
+ *
+ * Every part of the draft is addressed by its document path, as the server's problems are:
+ * "steps[2]", "steps[2].steps[0].fields.quantity", "steps[1].paths.branches[0].steps[0]".
  */
 (function (B) {
   "use strict";
@@ -27,6 +31,20 @@
   // A document path ("steps[1].fields.code") as an element id ("f-steps-1-fields-code").
   B.idFor = function (path) { return "f-" + path.replace(/[\[\].]+/g, "-").replace(/-+$/, ""); };
 
+  // A step's path as the id of its card: "steps[3]" → "step-3", "steps[1].steps[0]" →
+  // "step-1-steps-0" (top-level ids stay as they always were).
+  B.stepId = function (path) { return "step-" + B.listId(path.replace(/^steps\[/, "")); };
+  // A list's path as an id part: "steps[1].paths.otherwise" → "steps-1-paths-otherwise".
+  B.listId = function (path) { return path.replace(/[\[\].]+/g, "-").replace(/-+$/, ""); };
+
+  // A dotted path ("trigger.line_items.0.sku") as the reference a template writes
+  // ("trigger.line_items[0].sku"), which is how the pills' labels are keyed.
+  B.refOfPath = function (path) {
+    return String(path || "").split(".").map(function (part, i) {
+      return i && /^\d+$/.test(part) ? "[" + part + "]" : (i ? "." : "") + part;
+    }).join("");
+  };
+
   B.parentPath = function (path) {
     var m = path.match(/^(.*)(\.[^.\[\]]+|\[\d+\])$/);
     return m ? m[1] : "";
@@ -42,6 +60,19 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": B.csrf },
       body: JSON.stringify(body)
     }).then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); });
+  };
+
+  // Like post, but hands back {ok, status, body} so a refusal's JSON message can be shown.
+  B.postJson = function (url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": B.csrf },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (json) {
+        return { ok: r.ok, status: r.status, body: json };
+      });
+    });
   };
 
   // A small on/off switch button (role=switch) that says what a click will do.

@@ -1,4 +1,4 @@
-/* The recipe builder, part 4 of 7: one input field of a step, typed by its declaration.
+/* The recipe builder, part 4 of 9: one input field of a step, typed by its declaration.
  *
  * Choices are selects, yes/no a switch, times a date-time picker (in the merchant's time zone),
  * numbers and amounts number boxes. Any of them can instead "use a value from the trigger or an
@@ -90,12 +90,19 @@
     decimal: numberControl };
 
   // --- one field ------------------------------------------------------------------------------
-  B.fieldRow = function (step, i, f) {
-    var path = "steps[" + i + "].fields." + f.key, id = B.idFor(path), scope = "steps[" + i + "]";
+  // One field of the step at `stepPath` ("steps[2]", "steps[1].steps[0]").
+  B.fieldRow = function (step, stepPath, f) {
     if (!step.fields || typeof step.fields !== "object") step.fields = {};
+    return B.valueRow(step.fields, stepPath + ".fields." + f.key, stepPath, f, false);
+  };
+
+  // Any value of the draft typed by a field declaration: `holder[f.key]`, at `path`, with the
+  // values the step at `scope` may use. An emptied value is left out, or kept as "" (`keepEmpty`).
+  B.valueRow = function (holder, path, scope, f, keepEmpty) {
+    var id = B.idFor(path);
     var row = el("div", { class: "field-row", "data-field-path": path });
-    function value() { return step.fields[f.key] || ""; }
-    function set(v) { if (v === "") delete step.fields[f.key]; else step.fields[f.key] = v; B.changed(); }
+    function value() { return holder[f.key] || ""; }
+    function set(v) { if (v === "" && !keepEmpty) delete holder[f.key]; else holder[f.key] = v; B.changed(); }
     function redraw(focusId) {
       draw();
       B.applyPreview();

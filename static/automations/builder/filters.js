@@ -1,5 +1,5 @@
-/* The recipe builder, part 5 of 7: filters (the recipe's own and filter steps): conditions of
- * a field path, an operator and, for most operators, a value.
+/* The recipe builder, part 5 of 9: filters (the recipe's own, filter steps, and each branch of
+ * a Paths step): conditions of a field path, an operator and, for most operators, a value.
  */
 (function (B) {
   "use strict";
@@ -30,6 +30,13 @@
     var valueLabel = el("label", { for: id + "-value", hidden: !takes, text: "Value" });
     var value = el("input", { id: id + "-value", "data-path": cpath + ".value", value: cond.value === undefined ? "" : cond.value,
       hidden: !takes, autocomplete: "off", on: { input: function (e) { cond.value = e.target.value; B.changed(); } } });
+    var named = el("span", { class: "path-label muted", id: id + "-field-label" });
+    function name() {
+      var info = B.pillInfoFor(B.refOfPath(field.value.trim()), scope + ".");
+      named.textContent = info ? info.label : "";
+    }
+    field.addEventListener("input", name);
+    name();
     var picker = B.picker(field.id, scope, "condition " + (j + 1), function (node) {
       field.value = node.path;
       field.dispatchEvent(new Event("input", { bubbles: true }));
@@ -38,7 +45,7 @@
     return el("fieldset", { class: "condition", id: id, "data-path": cpath },
       el("legend", { text: "Condition " + (j + 1) }),
       el("div", { class: "condition-grid" },
-        el("div", null, el("label", { for: id + "-field", text: "Field" }), field, picker),
+        el("div", null, el("label", { for: id + "-field", text: "Field" }), field, named, picker),
         el("div", null, el("label", { for: id + "-operator", text: "Operator" }), select),
         el("div", null, valueLabel, value)),
       B.errorList(cpath + ".field"), B.errorList(cpath, id + "-errors"),
@@ -46,7 +53,8 @@
         on: { click: function () { spec.conditions.splice(j, 1); B.render(); B.changed(); } } }, "Remove condition"));
   }
 
-  B.filterEditor = function (spec, path, scope) {
+  // `lead` says what passing means: "Go on when" (filters), "Take this path when" (paths).
+  B.filterEditor = function (spec, path, scope, lead) {
     var id = B.idFor(path);
     if (!Array.isArray(spec.conditions)) spec.conditions = [];
     var match = el("select", { id: id + "-match", "data-path": path + ".match",
@@ -54,7 +62,7 @@
       el("option", { value: "all", selected: spec.match !== "any", text: "all conditions pass" }),
       el("option", { value: "any", selected: spec.match === "any", text: "any condition passes" }));
     var box = el("div", { class: "filter", id: id },
-      el("label", { for: id + "-match", text: "Go on when" }), match,
+      el("label", { for: id + "-match", text: lead || "Go on when" }), match,
       B.errorList(path), B.errorList(path + ".match"), B.errorList(path + ".conditions"));
     spec.conditions.forEach(function (_, j) { box.appendChild(conditionRow(spec, path, j, scope)); });
     box.appendChild(el("button", { type: "button", class: "secondary", id: id + "-add-condition",

@@ -1,4 +1,4 @@
-/* The recipe builder, part 7 of 7: the page. Edits a draft recipe document kept in the hidden
+/* The recipe builder, part 9 of 9: the page. Edits a draft recipe document kept in the hidden
  * #id_document field; the server does the real work: /recipes/preview/ renders every field
  * against sample data (with the picker's trees and the pills' labels), /recipes/validate/ lists
  * the document's problems by path. Problems block saving and show under their field once;
@@ -21,6 +21,9 @@
   B.timeZone = data.time_zone || "UTC";
   B.csrf = form.querySelector("[name=csrfmiddlewaretoken]").value;
   B.pillInfo = data.preview.pills || {};
+  B.scopedPills = data.preview.scoped_pills || {};
+  B.urls = data.urls;
+  B.recipeId = data.recipe;
 
   B.changed = function () {
     hidden.value = JSON.stringify(B.doc);
@@ -42,7 +45,7 @@
       .then(function (answers) {
         if (mine !== sequence) return; // a newer edit is on its way
         B.preview = answers[0];
-        B.relabelPills(B.preview.pills);
+        B.relabelPills(B.preview.pills, B.preview.scoped_pills);
         B.showProblems(answers[1].problems);
         status.textContent = describe(answers[1].problems.length, B.applyPreview());
       })
@@ -78,8 +81,13 @@
 
   // Previews under each box; returns how many are warnings (fail with the sample data only).
   B.applyPreview = function () {
-    var blocked = {}, warnings = 0;
-    (B.problems || []).forEach(function (p) { blocked[p.path] = true; });
+    var warnings = 0, problems = B.problems || [];
+    // A preview error the problems already say (at its path or inside it) is not said again.
+    function blocked(path) {
+      return problems.some(function (p) {
+        return p.path === path || p.path.indexOf(path + ".") === 0 || p.path.indexOf(path + "[") === 0;
+      });
+    }
     document.querySelectorAll("[data-preview-for]").forEach(function (out) {
       var path = out.getAttribute("data-preview-for");
       var answer = B.preview.fields[path] || B.preview.filters[path];
@@ -87,11 +95,16 @@
       out.textContent = "";
       if (!answer) return;
       if (answer.error) {
-        if (blocked[path]) return; // the problem under the box says it already
+        if (blocked(path)) return; // the problem under the box says it already
         warnings++;
         out.classList.add("warn");
         out.appendChild(el("strong", { text: "Warning (sample data): " }));
         out.appendChild(document.createTextNode(answer.error + " Real data may have it; check before turning the recipe on."));
+        return;
+      }
+      if ("passed" in answer && /\.paths\.branches\[\d+\]$/.test(path)) { // a path is taken or not: neither is wrong
+        out.textContent = answer.passed ? "With the sample: this path is taken." :
+          "With the sample: this path is not taken (" + answer.reason.replace(/^Stopped by filter: /, "") + ").";
         return;
       }
       if ("passed" in answer) {
@@ -101,6 +114,7 @@
       }
       out.textContent = answer.note || ("Preview: " + (answer.value === "" ? "(empty)" : answer.value));
     });
+    B.refreshLists();
     var sample = document.getElementById("trigger-sample-tree");
     sample.textContent = "";
     if (B.preview.sources.trigger) sample.appendChild(B.sampleTree(B.preview.sources.trigger));
@@ -115,20 +129,21 @@
     filter.appendChild(B.filterEditor(B.doc.filter, "filter", "filter"));
     var list = document.getElementById("steps");
     list.textContent = "";
-    B.steps().forEach(function (s, i) { list.appendChild(B.stepCard(s, i, B.steps().length)); });
+    list.appendChild(B.stepList(B.steps(), "steps", { depth: 1, inLoop: false }));
     B.applyPreview();
   };
 
-  // Required fields left empty (without a default): shown under each, and saving waits.
+  // Required fields left empty (without a default), at any depth: shown under each, and
+  // saving waits.
   function missingRequired() {
     var missing = [];
-    B.steps().forEach(function (step, i) {
+    B.eachStep(B.steps(), "steps", function (step, path) {
       var op = B.cat.operations[step.operation];
-      if (!op || "filter" in step) return;
+      if (!op || B.kindOf(step) !== "operation") return;
       op.fields.forEach(function (f) {
         var value = (step.fields || {})[f.key];
         if (f.required && !f.default && (value === undefined || value === "")) {
-          missing.push({ path: "steps[" + i + "].fields." + f.key, message: "Required: fill in " + f.label + "." });
+          missing.push({ path: path + ".fields." + f.key, message: "Required: fill in " + f.label + "." });
         }
       });
     });
@@ -140,6 +155,13 @@
     B.doc.name = document.getElementById("id_name").value;
     B.doc.mode = document.getElementById("id_mode").value;
     B.doc.trigger = document.getElementById("id_trigger").value;
+    B.doc.turn_off_after_failures = turnOffAfter(document.getElementById("id_turn_off_after_failures").value);
+  }
+  // Empty: never; a whole number: that many failed runs in a row; anything else is kept as
+  // typed, so the check says what is wrong with it under the box.
+  function turnOffAfter(text) {
+    text = text.trim();
+    return text === "" ? null : /^\d+$/.test(text) ? parseInt(text, 10) : text;
   }
   function bindBasics() {
     document.getElementById("id_name").addEventListener("input", function (e) { B.doc.name = e.target.value; B.changed(); });
@@ -150,7 +172,9 @@
       document.getElementById("trigger-description").textContent = t ? t.description : "";
       B.changed();
     });
-    document.getElementById("add-step").addEventListener("click", B.addStep);
+    document.getElementById("id_turn_off_after_failures").addEventListener("input", function (e) {
+      B.doc.turn_off_after_failures = turnOffAfter(e.target.value); B.changed();
+    });
     var check = document.getElementById("check-recipe");
     check.hidden = false;
     check.addEventListener("click", refresh);
@@ -184,7 +208,6 @@
 
   document.getElementById("builder-editor").hidden = false;
   document.getElementById("recipe-summary").hidden = true;
-  B.fillAddStep();
   syncBasics();
   bindBasics();
   B.render();

@@ -1,5 +1,6 @@
-/* The recipe builder, part 3 of 7: the trigger's sample as a tree, and the "Insert a value"
- * picker: the trigger's data and earlier steps' outputs, from the server's preview answer.
+/* The recipe builder, part 3 of 9: the trigger's sample as a tree, and the "Insert a value"
+ * picker: the trigger's data, earlier steps' outputs and, inside a loop or a fallback, the
+ * item or the error, as the server's preview answer lists them for each step (its `pickers`).
  */
 (function (B) {
   "use strict";
@@ -17,7 +18,7 @@
   };
 
   function pickButton(node, details, whole) {
-    var info = B.pillInfo[node.ref];
+    var info = B.pillInfoFor(node.ref, details.getAttribute("data-scope") + ".");
     return el("button", {
       type: "button", class: "pick", "data-ref": node.ref, "data-path": node.path,
       title: info ? info.label : node.path,

@@ -1,4 +1,4 @@
-/* The recipe builder, part 2 of 7: value pills. A field's template shown as typed text mixed
+/* The recipe builder, part 2 of 9: value pills. A field's template shown as typed text mixed
  * with chips ("Order › Number", its sample value on hover) for each {{ … }}, {% … %} or {# … #}.
  *
  * The editor is a contenteditable box whose chips are atomic (contenteditable=false): arrows
@@ -10,9 +10,23 @@
   var el = B.el;
   var EXPRESSION = /\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}|\{#[\s\S]*?#\}/g;
   // A plain reference: trigger.customer.email, steps.customer.id, trigger.line_items[0].sku …
-  var REFERENCE = /^(trigger|steps|event|now)(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\['[^'\]]*'\]|\["[^"\]]*"\])*$/;
+  var REFERENCE = /^(trigger|steps|event|now|item|loop|error)(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\['[^'\]]*'\]|\["[^"\]]*"\])*$/;
   var OPENERS = /\{\{|\{%|\{#/;
   B.pillInfo = {}; // reference → {label, example}; refreshed with each preview
+  B.scopedPills = {}; // step path → labels of the item, loop or error values it brings
+  var SCOPED = { item: 1, loop: 1, error: 1 };
+
+  // A value's label where it is used: `item.sku` means the item of the loop around `path`.
+  B.pillInfoFor = function (ref, path) {
+    var root = String(ref).split(/[.[]/)[0];
+    if (!SCOPED[root]) return B.pillInfo[ref] || null;
+    var best = null;
+    Object.keys(B.scopedPills).forEach(function (owner) {
+      if (String(path || "").indexOf(owner + ".") === 0 && B.scopedPills[owner][ref] &&
+          (best === null || owner.length > best.length)) best = owner;
+    });
+    return best === null ? null : B.scopedPills[best][ref];
+  };
   var ranges = new WeakMap(); // editor → the caret's last place, kept while the picker has focus
 
   B.isTemplate = function (text) { return typeof text === "string" && OPENERS.test(text); };
@@ -36,8 +50,8 @@
     return out;
   }
 
-  function chip(raw) {
-    var ref = referenceOf(raw), info = ref ? B.pillInfo[ref] : null;
+  function chip(raw, path) {
+    var ref = referenceOf(raw), info = ref ? B.pillInfoFor(ref, path) : null;
     var kind = ref ? (info ? "pill" : "pill pill-unknown") : "pill pill-code";
     var label = info ? info.label : ref ? ref : raw;
     var hint = info ? "Sample: " + (info.example === "" ? "(empty)" : info.example) + " · " + raw
@@ -48,9 +62,10 @@
   }
 
   function fill(editor, text) {
+    var path = editor.getAttribute("data-path");
     editor.textContent = "";
     pieces(text || "").forEach(function (p) {
-      editor.appendChild(p.raw !== undefined ? chip(p.raw) : document.createTextNode(p.text));
+      editor.appendChild(p.raw !== undefined ? chip(p.raw, path) : document.createTextNode(p.text));
     });
     // A trailing newline only shows with a node after it; reading back skips a last <br>.
     if (/\n$/.test(text || "")) editor.appendChild(document.createElement("br"));
@@ -122,7 +137,7 @@
       get: function () { return serialize(editor); },
       set: function (text) { fill(editor, text); },
       insert: function (ref) {
-        var node = chip("{{ " + ref + " }}"), range = ranges.get(editor);
+        var node = chip("{{ " + ref + " }}", options.path), range = ranges.get(editor);
         if (range && editor.contains(range.startContainer)) {
           range.deleteContents(); range.insertNode(node);
         } else {
@@ -138,11 +153,13 @@
 
   // After a preview brings fresh labels, swap each chip for a relabelled one. Text is left
   // alone, so a caret remembered in it (for the picker) stays where it was.
-  B.relabelPills = function (info) {
-    if (JSON.stringify(info || {}) === JSON.stringify(B.pillInfo)) return; // nothing to redraw
+  B.relabelPills = function (info, scoped) {
+    if (JSON.stringify([info || {}, scoped || {}]) === JSON.stringify([B.pillInfo, B.scopedPills])) return;
     B.pillInfo = info || {};
+    B.scopedPills = scoped || {};
     document.querySelectorAll(".pill-editor [data-raw]").forEach(function (old) {
-      old.parentNode.replaceChild(chip(old.getAttribute("data-raw")), old);
+      var path = old.closest(".pill-editor").getAttribute("data-path");
+      old.parentNode.replaceChild(chip(old.getAttribute("data-raw"), path), old);
     });
   };
   B.pillPieces = pieces;
