@@ -4,6 +4,7 @@ by the sandbox, and a real Celery worker consuming from the real broker."""
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -60,12 +61,27 @@ def public_server(live_server, settings):
 
 
 @pytest.fixture
+def celery_worker_without_clock(transactional_db, settings):
+    """A worker whose engine clock is off: a test can then be the one that dispatches a stored
+    event (as beat's sweep does when no clock is alive), with no race against the clock."""
+    settings.ENGINE_CLOCK_IN_WORKER = False
+    with _worker(settings) as worker:
+        yield worker
+
+
+@pytest.fixture
 def celery_worker(transactional_db, settings):
     """A real Celery worker (threads in this process) on the configured broker.
 
     Not eager mode: tasks travel through the broker (Redis in CI, the filesystem transport
     locally, in a folder of this test's own) and are claimed like in production.
     """
+    with _worker(settings) as worker:
+        yield worker
+
+
+@contextmanager
+def _worker(settings):
     # Retries and the clock sped up: a test sees a retry in a second, not a minute.
     settings.ENGINE_RETRY_SCHEDULE = [0.2, 0.4, 0.8, 1.6]
     settings.ENGINE_CLOCK_STEPS_SECONDS = 0.2

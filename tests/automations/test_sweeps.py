@@ -65,7 +65,9 @@ def run_status(step_run: StepRun) -> str:
     return Run.objects.values_list("status", flat=True).get(pk=step_run.run_id)
 
 
-def test_it_dispatches_an_event_left_received(connection, recipe, order, celery_worker):
+def test_it_dispatches_an_event_left_received(
+    connection, recipe, order, celery_worker_without_clock
+):
     event = received_event(connection, order)
 
     made = sweeps.sweep_events()
