@@ -201,7 +201,9 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 
 # --- Celery -------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
-CELERY_FILESYSTEM_DIR = VAR_DIR / "celery"
+# The filesystem broker's folder: every process of one installation (web, workers, beat) must
+# name the same one.
+CELERY_FILESYSTEM_DIR = Path(env_str("CELERY_FILESYSTEM_DIR", str(VAR_DIR / "celery")))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -276,6 +278,13 @@ CELERY_TIMEZONE = "UTC"
 # Publishing must never hang a request that has already committed (DESIGN.md).
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker outlives any broker outage (Celery's default gives up after 100 tries, about 45
+# minutes, and exits): its clock keeps dispatching stored events meanwhile, and it consumes
+# again as soon as the broker is back.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A task running when the broker connection drops finishes and records its outcome in the
+# database (the truth); cancelling it would leave its steps claimed until their lease lapses.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # --- REST Hook receiver (automations/receiver.py) ----------------------------------------
 # A delivery whose created_at is older than this is kept as `stale` and never run: a day-old
@@ -314,6 +323,15 @@ ENGINE_SEARCH_MAX_RESULTS = env_int("ENGINE_SEARCH_MAX_RESULTS", 100)
 CARTLY_CIRCUIT_FAILURES = env_int("CARTLY_CIRCUIT_FAILURES", 5)
 CARTLY_CIRCUIT_OPEN_SECONDS = env_float("CARTLY_CIRCUIT_OPEN_SECONDS", 30.0)
 CARTLY_CIRCUIT_MAX_OPEN_SECONDS = env_float("CARTLY_CIRCUIT_MAX_OPEN_SECONDS", 600.0)
+# The timings only work together in this order (docs/operations.md, "Timings"): a task is
+# stopped (soft, then hard limit) before its steps' lease lapses, so a step is never run again
+# while a live worker still holds it; and before Redis would hand its message to another
+# worker (visibility timeout).
+if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < ENGINE_STEP_LEASE_SECONDS:
+    raise ImproperlyConfigured(
+        "Keep CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < ENGINE_STEP_LEASE_SECONDS.")
+if REDIS_URL and not CELERY_TASK_TIME_LIMIT < CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
+    raise ImproperlyConfigured("Keep CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT.")
 # Starts every Idempotency-Key we send; stable per installation (derived from SECRET_KEY).
 IDEMPOTENCY_KEY_PREFIX = env_str(
     "IDEMPOTENCY_KEY_PREFIX", hashlib.sha256(SECRET_KEY.encode()).hexdigest()[:12]

@@ -5,6 +5,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -14,13 +15,20 @@ from config.celery import app as celery_app
 from connectors import connections
 from connectors.cartly.constants import CARTLY_SCOPES
 from connectors.models import Connection
+from tests.automations.redis_process import private_redis  # noqa: F401 (a fixture)
+from tests.automations.worker_process import celery_processes  # noqa: F401 (a fixture)
 
 if celery_app.conf.broker_url.startswith("filesystem"):
-    # Tests never share a queue folder with a `make run` on the same checkout.
-    _folder = tempfile.mkdtemp(prefix="engine-test-broker-")
+    # Tests never share a queue folder with a `make run` on the same checkout. The layout is
+    # config/settings.py's, so a worker process given CELERY_FILESYSTEM_DIR=<folder> consumes
+    # what this process publishes (tests/automations/worker_process.py).
+    _folder = Path(tempfile.mkdtemp(prefix="engine-test-broker-"))
+    for _sub in ("queue", "processed", "control"):
+        (_folder / _sub).mkdir()
     celery_app.conf.broker_transport_options = {
-        "data_folder_in": _folder, "data_folder_out": _folder, "store_processed": False,
-        "control_folder": _folder + "-control",
+        "data_folder_in": str(_folder / "queue"), "data_folder_out": str(_folder / "queue"),
+        "processed_folder": str(_folder / "processed"), "store_processed": False,
+        "control_folder": str(_folder / "control"),
     }
 
 # Worker threads close their database connection after every task (no reuse), so none is
