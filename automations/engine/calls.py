@@ -9,8 +9,10 @@ the process's pooled session, so a batch of fifty steps waits about as long as i
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +34,23 @@ _pool_lock = threading.Lock()
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 # Steps held back by the budget come back spread over this many seconds, not all at once.
 BUDGET_SPREAD_SECONDS = 1.0
+# A call starts only if it can end (its timeout) this long before the task's soft time limit,
+# which leaves time to record the batch. A batch of slow calls (ENGINE_STEP_BATCH_SIZE over
+# ENGINE_CALL_CONCURRENCY threads, each up to its timeout) could otherwise outlast the limit:
+# the whole batch would be cut off unrecorded and run again after its lease. The calls that
+# cannot start in time are handed back to the next task instead (steps.py).
+RECORD_MARGIN_SECONDS = 5.0
+# The HTTP step's own timeout when the step leaves it empty (connectors/http/request.py).
+HTTP_DEFAULT_TIMEOUT_SECONDS = 10.0
+
+
+class NotStarted(Exception):
+    """The task had too little time left for this call; its step goes to the next task."""
+
+
+def call_deadline(task_started: float) -> float:
+    """The monotonic time by which a task's calls must have ended."""
+    return task_started + settings.CELERY_TASK_SOFT_TIME_LIMIT - RECORD_MARGIN_SECONDS
 
 
 def pool() -> ThreadPoolExecutor:
@@ -80,11 +99,19 @@ def _found(job: Job, result: Any) -> Outcome:
     return Outcome(outcomes.HALTED, error=job.operation.nothing_found)
 
 
+def _timeout(job: Job) -> float:
+    if job.operation.app == "http":
+        return float(job.values.get("timeout_seconds") or HTTP_DEFAULT_TIMEOUT_SECONDS)
+    return float(settings.CARTLY_TIMEOUT_SECONDS)
+
+
 def _service(job: Job) -> str:
     return "The receiving system" if job.operation.app == "http" else "Cartly"
 
 
 def _settle(job: Job, result: Any, error: BaseException | None, now: datetime) -> None:
+    if isinstance(error, NotStarted):
+        return  # no call was made: no outcome, the step is handed back
     if error is None:
         try:
             job.outcome = _found(job, result)
@@ -94,10 +121,16 @@ def _settle(job: Job, result: Any, error: BaseException | None, now: datetime) -
     job.outcome = outcomes.from_error(error, job.attempt, now, _service(job))
 
 
-def _call_all(jobs: list[Job], token: str | None = None,
+def _call_all(jobs: list[Job], deadline: float, token: str | None = None,
               clients: dict[int, Any] | None = None) -> list[tuple[Job, Any, Any]]:
-    """Make the calls at once: with a Cartly token, or each job's own client (HTTP steps)."""
+    """Make the calls at once: with a Cartly token, or each job's own client (HTTP steps).
+    A call that could not end by `deadline` is not started (the first always is, so every
+    task makes progress whatever the settings)."""
+    order = itertools.count()
+
     def one(job: Job):
+        if next(order) and time.monotonic() + _timeout(job) > deadline:
+            return job, None, NotStarted()
         client = (clients[job.step_id] if clients is not None
                   else CartlyClient(token, session=shared_session()))
         try:
@@ -134,7 +167,9 @@ def _admit(jobs: list[Job], shop_key: str, gate: circuit.Gate, now: datetime) ->
     return jobs[:granted]
 
 
-def _run_shop(jobs: list[Job], connection: Connection, gate: circuit.Gate, now: datetime):
+def _run_shop(jobs: list[Job], connection: Connection, gate: circuit.Gate, now: datetime,
+              deadline: float) -> list[Job]:
+    """Call a shop's jobs; the ones whose call was made (they have an outcome)."""
     if not connection.is_active:
         reason = connection.status_reason or tokens.RECONNECT_REASON
         return _hold(jobs, lambda job: outcomes.from_error(tokens.ReconnectNeeded(reason),
@@ -147,12 +182,12 @@ def _run_shop(jobs: list[Job], connection: Connection, gate: circuit.Gate, now: 
     except tokens.ReconnectNeeded as exc:
         refused = exc
         return _hold(jobs, lambda job: outcomes.from_error(refused, job.attempt, now))
-    results = _call_all(jobs, token)
+    results = _call_all(jobs, deadline, token)
     expired = [job for job, _, error in results if isinstance(error, AuthExpired)]
     if expired:  # refresh once (under the row lock), then try those calls once more
         try:
             tokens.refresh_connection(connection, seen_access_token=token)
-            again = _call_all(expired, connection.access_token)
+            again = _call_all(expired, deadline, connection.access_token)
         except tokens.ReconnectNeeded as exc:
             again = [(job, None, exc) for job in expired]
         if any(isinstance(error, AuthExpired) for _, _, error in again):
@@ -162,10 +197,11 @@ def _run_shop(jobs: list[Job], connection: Connection, gate: circuit.Gate, now: 
         results = [r for r in results if not isinstance(r[2], AuthExpired)] + again
     for job, result, error in results:
         _settle(job, result, error, now)
-    return jobs
+    return [job for job in jobs if job.outcome is not None]
 
 
-def _run_http(jobs: list[Job], connections: dict[int, Connection], now: datetime) -> None:
+def _run_http(jobs: list[Job], connections: dict[int, Connection], now: datetime,
+              deadline: float) -> None:
     """HTTP steps: each owner's client (signing secret, allowed hosts); no shop budget."""
     from connectors.http.signing import http_client_for
 
@@ -173,16 +209,18 @@ def _run_http(jobs: list[Job], connections: dict[int, Connection], now: datetime
     owner_clients = {owner_id: http_client_for(owner_id) for owner_id in by_owner}
     clients = {job.step_id: owner_clients[connections[job.connection_id].owner_id]
                for job in jobs}
-    for job, result, error in _call_all(jobs, clients=clients):
+    for job, result, error in _call_all(jobs, deadline, clients=clients):
         _settle(job, result, error, now)
 
 
-def run_jobs(jobs: list[Job], connections: dict[int, Connection], now: datetime) -> set[str]:
-    """Give every job an outcome; returns the shops whose open circuit a call just closed."""
+def run_jobs(jobs: list[Job], connections: dict[int, Connection], now: datetime,
+             deadline: float) -> set[str]:
+    """Give every job an outcome, but for calls that could not end by `deadline` (left
+    without one); returns the shops whose open circuit a call just closed."""
     waiting = [job for job in jobs if job.outcome is None]
     http = [job for job in waiting if job.operation.app == "http"]
     if http:
-        _run_http(http, connections, now)
+        _run_http(http, connections, now, deadline)
     by_connection: dict[int, list[Job]] = defaultdict(list)
     for job in waiting:
         if job.outcome is None:
@@ -193,7 +231,7 @@ def run_jobs(jobs: list[Job], connections: dict[int, Connection], now: datetime)
     for connection_id, group in by_connection.items():
         connection = connections[connection_id]
         shop_key = ratelimit.shop_key(connection.shop_id)
-        called = _run_shop(group, connection, gates[shop_key], now)
+        called = _run_shop(group, connection, gates[shop_key], now, deadline)
         failures = [job for job in called if job.outcome.transient]
         answers = len(called) - len(failures)
         if shop_key in troubled or failures:

@@ -11,6 +11,7 @@ after the commit. A copy of the message claims nothing and does nothing.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -111,12 +112,18 @@ def _isolate_suspects(rows: list[claims.Claimed], now: datetime) -> list[claims.
     alone, so it cannot take the rest of a batch down with it again."""
     if len(rows) < 2:
         return rows
-    suspects = [row for row in rows if row.pickups > 1]
-    for row in suspects:
-        if claims.release(row, now):
-            transaction.on_commit(
-                lambda r=row: publish_batches({r.operation: [r.id]}), robust=True)
+    for row in rows:
+        if row.pickups > 1:
+            _hand_back([row], now)  # a message of its own
     return [row for row in rows if row.pickups <= 1]
+
+
+def _hand_back(rows: list[claims.Claimed], now: datetime) -> None:
+    """Release claimed rows untouched and send them again once this transaction commits."""
+    released = [row.id for row in rows if claims.release(row, now)]
+    if released:
+        operation = rows[0].operation  # one task's rows share their operation
+        transaction.on_commit(lambda: publish_batches({operation: released}), robust=True)
 
 
 def _claim_and_prepare(ids: list[int], now: datetime):
@@ -133,11 +140,12 @@ def _claim_and_prepare(ids: list[int], now: datetime):
 
 def execute_batch(step_run_ids: list[int]) -> dict[int, str]:
     """The body of every operation task; each claimed step's new status by id."""
+    deadline = calls.call_deadline(time.monotonic())
     started = timezone.now()
     rows, infos, connections, jobs = _claim_and_prepare(list(step_run_ids), started)
     if not rows:
         return {}
-    closed = calls.run_jobs(jobs, connections, timezone.now())
+    closed = calls.run_jobs(jobs, connections, timezone.now(), deadline)
     now = timezone.now()
     with transaction.atomic():
         claims.relaxed_commit()
@@ -150,8 +158,11 @@ def execute_batch(step_run_ids: list[int]) -> dict[int, str]:
 def _record(rows, jobs, infos, started, now) -> dict[int, str]:
     by_id = {job.step_id: job for job in jobs}
     recorded, attempts = [], []
+    _hand_back([row for row in rows if by_id[row.id].outcome is None], now)
     for row in rows:
         outcome = by_id[row.id].outcome
+        if outcome is None:
+            continue  # its call was not started in time: handed back above
         if not claims.record(row, outcome, started, now):
             continue  # the lease lapsed and another pickup owns the row now
         recorded.append(row)

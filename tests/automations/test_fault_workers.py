@@ -136,3 +136,24 @@ def test_sigterm_finishes_the_running_step_and_leaves_the_others_to_the_next_wor
     assert stock(connection)[variant] == before + 4
     assert set(steps.values_list("attempts", flat=True)) == {1}
 
+
+def test_a_batch_too_slow_for_one_task_runs_each_step_once_without_a_lease_lapse(
+    sandbox, connection, celery_processes
+):
+    """Six slow calls, one at a time, would outlast the task's soft time limit: the task starts
+    only what it can finish in time and hands the rest back, so no step is cut off and run
+    again after its lease (each is called once)."""
+    variant = some_variants(connection, 1)[0]
+    recipe_of(connection, restock(variant))
+    worker = celery_processes.worker(ENGINE_CALL_CONCURRENCY=1, **SHORT_LEASE)
+    before = stock(connection)[variant]
+    sandbox.set_faults(fault_latency_ms=SLOW_CALL_MS)
+    try:
+        events = store_events(connection, 6)  # one batch: 6 × 2.5 s > the 6 s soft limit
+        wait_for(lambda: all_succeeded(events), "every run")
+    finally:
+        sandbox.reset_faults()
+    assert stock(connection)[variant] == before + 6
+    assert set(StepRun.objects.filter(run__event__in=events).values_list(
+        "attempts", flat=True)) == {1}
+    assert "SoftTimeLimitExceeded" not in worker.log_text()
