@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
@@ -40,9 +41,6 @@ LEASE = timedelta(minutes=2)
 # fixed PUBLIC_BASE_URL) is noticed the same hour.
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
-# Longer waits are not sent as countdowns (they must stay under the broker's visibility
-# timeout, DESIGN.md): beat's sync_all_subscriptions starts them from next_attempt_at.
-MAX_COUNTDOWN_SECONDS = 600
 # Rows sync_all_subscriptions hands out per beat; the rest are picked up by the next one.
 SYNC_BATCH = 100
 STATUS_REASON_LENGTH = 500  # Subscription.status_reason's size
@@ -302,7 +300,10 @@ def _record_failure(subscription: Subscription, reason: str, delay: int) -> None
             status_reason=reason[:STATUS_REASON_LENGTH],
             next_attempt_at=timezone.now() + timedelta(seconds=delay),
         )
-        if recorded and delay <= MAX_COUNTDOWN_SECONDS:
+        # Longer waits are not sent as countdowns: beat's sync_all_subscriptions starts them
+        # from next_attempt_at. A countdown's message is held unacknowledged until it is due,
+        # and Redis hands it to a second worker after the visibility timeout (settings.py).
+        if recorded and delay <= settings.LONGEST_COUNTDOWN_SECONDS:
             publish_on_commit(SYNC_SUBSCRIPTION, subscription.pk, countdown=delay)
 
 

@@ -330,8 +330,14 @@ CARTLY_CIRCUIT_MAX_OPEN_SECONDS = env_float("CARTLY_CIRCUIT_MAX_OPEN_SECONDS", 6
 if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < ENGINE_STEP_LEASE_SECONDS:
     raise ImproperlyConfigured(
         "Keep CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < ENGINE_STEP_LEASE_SECONDS.")
-if REDIS_URL and not CELERY_TASK_TIME_LIMIT < CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
-    raise ImproperlyConfigured("Keep CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT.")
+# The longest countdown a message is sent with (subscription retries); longer waits are rows
+# with a time, started by beat.
+LONGEST_COUNTDOWN_SECONDS = 300
+if REDIS_URL and CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= max(
+        CELERY_TASK_TIME_LIMIT, LONGEST_COUNTDOWN_SECONDS):
+    raise ImproperlyConfigured(
+        "Keep CELERY_VISIBILITY_TIMEOUT above CELERY_TASK_TIME_LIMIT and "
+        f"{LONGEST_COUNTDOWN_SECONDS} s (the longest countdown).")
 # Starts every Idempotency-Key we send; stable per installation (derived from SECRET_KEY).
 IDEMPOTENCY_KEY_PREFIX = env_str(
     "IDEMPOTENCY_KEY_PREFIX", hashlib.sha256(SECRET_KEY.encode()).hexdigest()[:12]
