@@ -30,10 +30,17 @@ from tests.automations.faults import variants as some_variants
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 # Leases shortened from a minute to seconds, and the time limits under them as in production
-# (soft < hard < lease), so a dead worker's step runs again within seconds.
+# (soft < hard < lease), so a dead worker's step runs again within seconds. One step per task
+# here: a task starts a second call only if it can end 5 s before the soft limit.
 SHORT_LEASE = {
     "ENGINE_STEP_LEASE_SECONDS": 8, "CELERY_TASK_TIME_LIMIT": 7,
     "CELERY_TASK_SOFT_TIME_LIMIT": 6, "CARTLY_TIMEOUT_SECONDS": 5,
+}
+# For a batch of quick calls that must all start in one task: each call's timeout fits in the
+# soft limit less the 5 s kept for recording the batch.
+BATCH_LEASE = {
+    "ENGINE_STEP_LEASE_SECONDS": 10, "CELERY_TASK_TIME_LIMIT": 9,
+    "CELERY_TASK_SOFT_TIME_LIMIT": 8, "CARTLY_TIMEOUT_SECONDS": 2,
 }
 # Long enough to kill a worker in the middle of the call, well under the call timeout.
 SLOW_CALL_MS = 2500
@@ -82,7 +89,7 @@ def test_a_step_that_kills_its_worker_every_time_is_given_up_and_its_batch_runs(
     variant = some_variants(connection, 1)[0]
     recipe_of(connection, {"key": "restock", "operation": crash_step, "fields": {
         "variant_id": variant, "quantity": "1", "crash": "{{ trigger.crash }}"}})
-    worker = celery_processes.worker(**SHORT_LEASE)
+    worker = celery_processes.worker(**BATCH_LEASE)
     before = stock(connection)[variant]
 
     # One transaction: the clock dispatches them as one batch, so one task takes all four.
@@ -95,6 +102,8 @@ def test_a_step_that_kills_its_worker_every_time_is_given_up_and_its_batch_runs(
     assert by_crash["yes"].status == Run.Status.FAILED
     fine = [run for run in finished if run.event.payload["crash"] == "no"]
     assert [run.status for run in fine] == [Run.Status.SUCCEEDED] * 3
+    # Each was taken in the batch the crash took down, then once more on its own.
+    assert [StepRun.objects.get(run=run).attempts for run in fine] == [2, 2, 2]
     assert stock(connection)[variant] == before + 3  # each of the others applied once
     crashes = len(KILLED.findall(worker.log_text()))
     assert 1 <= crashes <= MAX_PICKUPS
@@ -140,20 +149,22 @@ def test_sigterm_finishes_the_running_step_and_leaves_the_others_to_the_next_wor
 def test_a_batch_too_slow_for_one_task_runs_each_step_once_without_a_lease_lapse(
     sandbox, connection, celery_processes
 ):
-    """Six slow calls, one at a time, would outlast the task's soft time limit: the task starts
+    """Ten slow calls, two at a time, would outlast the task's soft time limit: the task starts
     only what it can finish in time and hands the rest back, so no step is cut off and run
     again after its lease (each is called once)."""
     variant = some_variants(connection, 1)[0]
     recipe_of(connection, restock(variant))
-    worker = celery_processes.worker(ENGINE_CALL_CONCURRENCY=1, **SHORT_LEASE)
+    worker = celery_processes.worker(
+        ENGINE_CALL_CONCURRENCY=2, ENGINE_STEP_LEASE_SECONDS=12, CELERY_TASK_TIME_LIMIT=11,
+        CELERY_TASK_SOFT_TIME_LIMIT=10, CARTLY_TIMEOUT_SECONDS=4)
     before = stock(connection)[variant]
     sandbox.set_faults(fault_latency_ms=SLOW_CALL_MS)
     try:
-        events = store_events(connection, 6)  # one batch: 6 × 2.5 s > the 6 s soft limit
+        events = store_events(connection, 10)  # one batch: 5 waves × 2.5 s > 10 s soft limit
         wait_for(lambda: all_succeeded(events), "every run")
     finally:
         sandbox.reset_faults()
-    assert stock(connection)[variant] == before + 6
+    assert stock(connection)[variant] == before + 10
     assert set(StepRun.objects.filter(run__event__in=events).values_list(
         "attempts", flat=True)) == {1}
     assert "SoftTimeLimitExceeded" not in worker.log_text()
