@@ -67,9 +67,8 @@ def broker_env() -> dict[str, str]:
     return {"REDIS_URL": url}
 
 
-def _children_of(pid: int) -> list[int]:
-    """Process ids whose parent is `pid` (from /proc, so no extra library is needed)."""
-    found = []
+def _processes() -> Iterator[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every process, from /proc (no extra library)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -77,11 +76,24 @@ def _children_of(pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue  # it ended while we looked
-        # "pid (comm) state ppid …": comm may hold spaces, so split after its closing paren.
+        # "pid (comm) state ppid pgrp …": comm may hold spaces, so split after its paren.
         fields = stat[stat.rfind(")") + 2:].split()
-        if int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return sorted(found)
+        yield int(entry.name), int(fields[1]), int(fields[2])
+
+
+def _children_of(pid: int) -> list[int]:
+    return sorted(child for child, parent, _ in _processes() if parent == pid)
+
+
+def _kill_group_members(group: int) -> None:
+    """Kill what is left of a process group whose leader is gone (orphaned pool children),
+    one by one: never signal a group id that may have been given to someone else."""
+    for pid, _, pgrp in _processes():
+        if pgrp == group:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 class CeleryProcess:
@@ -158,19 +170,14 @@ class CeleryProcess:
         """SIGKILL to the whole group: the parent and its children, no shutdown of any kind."""
         if self.process is None:
             return
-        try:
+        if self.process.poll() is None:  # its leader lives, so the group is still ours
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait()
+            self.process.wait()
         self._reap()
 
     def _reap(self) -> int:
         code = self.process.returncode if self.process else 0
-        try:  # orphans of a killed parent (pool children) go with their group
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _kill_group_members(self.pid)
         if self._log is not None:
             self._log.close()
             self._log = None
