@@ -223,7 +223,8 @@ def run_jobs(jobs: list[Job], connections: dict[int, Connection], now: datetime,
         _run_http(http, connections, now, deadline)
     by_connection: dict[int, list[Job]] = defaultdict(list)
     for job in waiting:
-        if job.outcome is None:
+        # An HTTP step not started in time stays without an outcome too; it is handed back.
+        if job.outcome is None and job.operation.app != "http":
             by_connection[job.connection_id].append(job)
     shops = {ratelimit.shop_key(connections[cid].shop_id) for cid in by_connection}
     gates, troubled = circuit.gates(shops, now)

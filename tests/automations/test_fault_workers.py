@@ -26,6 +26,7 @@ from tests.automations.faults import (
     store_payloads,
 )
 from tests.automations.faults import variants as some_variants
+from tests.connectors.http_receiver import Answer, receiver  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -168,3 +169,23 @@ def test_a_batch_too_slow_for_one_task_runs_each_step_once_without_a_lease_lapse
     assert set(StepRun.objects.filter(run__event__in=events).values_list(
         "attempts", flat=True)) == {1}
     assert "SoftTimeLimitExceeded" not in worker.log_text()
+
+
+def test_slow_http_steps_are_handed_back_too_and_each_is_sent_once(
+    connection, celery_processes, receiver  # noqa: F811
+):
+    """The same for calls to another system, whose timeout is the step's own."""
+    receiver.answer(*[Answer(delay=SLOW_CALL_MS / 1000)] * 6)
+    recipe_of(connection, {"key": "tell", "operation": "http.request", "fields": {
+        "method": "POST", "url": receiver.url(), "body_type": "json", "sign": "no",
+        "timeout_seconds": "4", "body": '{"customer": "{{ trigger.id }}"}'}})
+    celery_processes.worker(ENGINE_CALL_CONCURRENCY=2, HTTP_STEP_ALLOWED_HOSTS="127.0.0.1",
+                            **SHORT_LEASE)
+
+    events = store_events(connection, 6)  # one batch: 3 waves × 2.5 s > the 6 s soft limit
+
+    wait_for(lambda: all_succeeded(events), "every run")
+    sent = sorted(request.body for request in receiver.received)
+    assert sent == sorted(f'{{"customer": "{e.payload["id"]}"}}'.encode() for e in events)
+    assert set(StepRun.objects.filter(run__event__in=events).values_list(
+        "attempts", flat=True)) == {1}
