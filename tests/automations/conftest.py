@@ -15,7 +15,6 @@ from config.celery import app as celery_app
 from connectors import connections
 from connectors.cartly.constants import CARTLY_SCOPES
 from connectors.models import Connection
-from tests.automations.redis_process import private_redis  # noqa: F401 (a fixture)
 from tests.automations.worker_process import celery_processes  # noqa: F401 (a fixture)
 
 if celery_app.conf.broker_url.startswith("filesystem"):

@@ -13,6 +13,7 @@ from automations.models import StepRun
 from tests.automations.conftest import wait_for
 from tests.automations.faults import all_succeeded, recipe_of, restock, stock, store_events
 from tests.automations.faults import variants as some_variants
+from tests.automations.receiver_servers import PrivateRedis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -22,6 +23,17 @@ QUEUEING = {"ENGINE_STEP_BATCH_SIZE": 1, "ENGINE_DISPATCH_BATCH_SIZE": 1}
 LOST_AFTER = {"ENGINE_STEP_LOST_AFTER_SECONDS": 5}
 SLOW_CALL_MS = 700
 QUEUED_TO_LOSE = 3
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """The test's own redis-server (never the shared one): stopping it loses what it held."""
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def test_every_event_runs_once_across_a_broker_crash_and_restart(
@@ -34,7 +46,7 @@ def test_every_event_runs_once_across_a_broker_crash_and_restart(
     sandbox.set_faults(fault_latency_ms=SLOW_CALL_MS)
     try:
         early = store_events(connection, 8)
-        wait_for(lambda: private_redis.queue_length() >= QUEUED_TO_LOSE, "messages queued")
+        wait_for(lambda: private_redis.queued() >= QUEUED_TO_LOSE, "messages queued")
         private_redis.stop()  # the queued messages (and the one in hand) are gone
         during = store_events(connection, 4)  # the receiver stores them without the broker
         wait_for(lambda: all_dispatched(during), "the clock to dispatch without a broker")
