@@ -1,6 +1,6 @@
 """The broker goes away and comes back empty: every stored event still runs exactly once.
 
-A private redis-server is the broker of a real prefork worker. It is killed while step messages
+A private redis-server is the broker of a real prefork worker. It is stopped while step messages
 wait in it (they are lost: nothing is saved) and while events keep arriving, then started again
 on the same port. The engine's clock needs no broker to dispatch stored events; the step
 messages that were lost are sent again by the clock once their rows pass their "lost after"
