@@ -4,7 +4,7 @@ With the prefork pool the clock runs in each pool child, started by `worker_proc
 never in the parent, which forks children while it runs, and a child would inherit (and on
 exit close) the parent's database socket. With the threads or solo pool the worker is one
 process, and a bootstep starts the clock there. ENGINE_CLOCK_IN_WORKER=0 turns both off (for
-a deployment that runs `manage.py engine_clock` on its own instead).
+a deployment that runs `manage.py engine_clock` on its own instead, or none).
 """
 
 from __future__ import annotations
