@@ -11,4 +11,4 @@ def matching_recipes(event: Event):
     """
     return Recipe.objects.filter(
         connection_id=event.connection_id, event_type=event.event_type, enabled=True
-    ).values_list("id", "version")
+    ).order_by().values_list("id", "version")  # no Meta.ordering: the order is not needed
