@@ -194,50 +194,44 @@ def _buffers(plan: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def _other_shops(owner) -> list:
+    from connectors.models import Connection
+
+    others = list(Connection.objects.filter(shop_id__startswith="shop_OTHER"))
+    for index in range(len(others), OTHER_CONNECTIONS):
+        others.append(Connection.objects.create(
+            owner=owner, shop_id=f"shop_OTHER{index:05d}", shop_name="Other",
+            shop_domain=f"other{index}.mycartly.pro"))  # fmt: skip
+    return others
+
+
+def _placement(case: str, index: int, others: list, own_connection_id: int) -> tuple[int, str]:
+    """(connection id, event type) of the index-th other recipe of `case`."""
+    if case == CASES[1]:
+        return others[index % OTHER_CONNECTIONS].pk, EVENT_TYPES[0]
+    if case == CASES[2]:
+        return others[index % OTHER_CONNECTIONS].pk, EVENT_TYPES[index % len(EVENT_TYPES)]
+    return own_connection_id, EVENT_TYPES[1 + index % (len(EVENT_TYPES) - 1)]  # the other events
+
+
 def replace_others(case: str, count: int) -> None:
     """Delete every recipe but the bench's own, then bulk-create `count` enabled others."""
     from django.contrib.auth.models import User
     from django.db import connection
 
     from automations.models import Recipe
-    from connectors.models import Connection
 
     owner = User.objects.get(username="bench")
     own = Recipe.objects.get(name__startswith="Bench:")
     Recipe.objects.exclude(pk=own.pk).delete()
-    if count:
-        others = list(Connection.objects.filter(shop_id__startswith="shop_OTHER"))
-        for index in range(len(others), OTHER_CONNECTIONS):
-            others.append(
-                Connection.objects.create(
-                    owner=owner,
-                    shop_id=f"shop_OTHER{index:05d}",
-                    shop_name="Other",
-                    shop_domain=f"other{index}.mycartly.pro",
-                )
-            )
-        rows = []
-        for index in range(count):
-            if case == CASES[1]:
-                connection_id = others[index % OTHER_CONNECTIONS].pk
-                event_type = EVENT_TYPES[0]
-            elif case == CASES[2]:
-                connection_id = others[index % OTHER_CONNECTIONS].pk
-                event_type = EVENT_TYPES[index % len(EVENT_TYPES)]
-            else:  # the same connection, every other event type
-                connection_id = own.connection_id
-                event_type = EVENT_TYPES[1 + index % (len(EVENT_TYPES) - 1)]
-            rows.append(
-                Recipe(
-                    owner=owner,
-                    connection_id=connection_id,
-                    name=f"other {index}",
-                    trigger="cartly." + event_type.replace(".", "_"),
-                    event_type=event_type,
-                    enabled=True,
-                )
-            )
-        Recipe.objects.bulk_create(rows, batch_size=2000)
+    others = _other_shops(owner) if count else []
+    rows = []
+    for index in range(count):
+        connection_id, event_type = _placement(case, index, others, own.connection_id)
+        rows.append(Recipe(owner=owner, connection_id=connection_id, name=f"other {index}",
+                           trigger="cartly." + event_type.replace(".", "_"),
+                           event_type=event_type, enabled=True))  # fmt: skip
+    Recipe.objects.bulk_create(rows, batch_size=2000)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE automations_recipe")  # no dead rows of the last case
 

@@ -18,7 +18,7 @@ from bench.accounting import Meter, format_cpu, per_unit_ms
 from bench.deliveries import Sequence
 from bench.procs import load_average, log
 from bench.stack import ENGINE_DB, Backends, Stack
-from bench.wrk import run_wrk
+from bench.wrk import WrkResult, run_wrk
 
 BACKLOG_AFTER_SECONDS = 2.0  # the Goal: nothing left 2 s after the load stops
 POLL_SECONDS = 0.5
@@ -116,6 +116,32 @@ def _commits() -> int:
         return cursor.fetchone()[0]
 
 
+def _wrk_figures(wrk: WrkResult) -> dict:
+    return {
+        "duration_s": wrk.duration_s,
+        "accepted": wrk.accepted,
+        "non_2xx": wrk.non_2xx,
+        "socket_errors": wrk.socket_errors,
+        "receive_per_s": round(wrk.rate, 1),
+        "out_of_deliveries": wrk.out_of_deliveries,
+        "answer_p50_ms": wrk.p50_ms,
+        "answer_p99_ms": wrk.p99_ms,
+    }
+
+
+def _log_phase(label: str, wrk: WrkResult, result: dict, cpu: dict) -> None:
+    log(f"{label}: wrk {wrk.summary()}")
+    log(
+        f"{label}: {result['succeeded']} runs succeeded, {result['runs_per_s']} runs/s "
+        f"({result['runs_per_s_during_load']} during load); event → finished p50 "
+        f"{result['event_to_finish_p50_ms']} ms p99 {result['event_to_finish_p99_ms']} ms; "
+        f"backlog {result['backlog_at_end']} at end, {result['backlog_after_2s']} after 2 s, "
+        f"drained in {result['drain_s']} s ({result['left_after_drain']} left); "
+        f"load average {result['load_average_before']} → {result['load_average_after']}"
+    )
+    print(f"[{label}] CPU by component\n" + format_cpu(cpu, result["succeeded"], "run"), flush=True)
+
+
 def run_phase(
     stack: Stack,
     seq: Sequence,
@@ -125,6 +151,7 @@ def run_phase(
     drain_timeout: float,
     max_rate: float,
 ) -> dict:
+    """wrk for `duration` s, then the backlog until it drains; every figure of the phase."""
     from django.db.models import Max
 
     from automations.models import Event
@@ -133,59 +160,32 @@ def run_phase(
     ids = seq.take(math.ceil(duration * max_rate))
     load_before, commits0, stub0 = load_average(), _commits(), stack.stub_stats()
     meter = Meter(stack.processes.pgids(), Backends(ENGINE_DB), stack.pss_groups()).start()
-    wrk = run_wrk(
-        stack.web_port,
-        stack.hook_path,
-        stack.signer,
-        ids,
-        seq.tag,
-        stack.workdir,
-        duration,
-        connections,
-    )
+    wrk = run_wrk(stack.web_port, stack.hook_path, stack.signer, ids, seq.tag, stack.workdir,
+                  duration, connections)  # fmt: skip
     at_end, after_2s, drained_at = _drain(after, wrk.ended_at, drain_timeout)
     meter.add("load client", wrk.cpu_s)
     cpu = meter.stop()
     outcome = _outcomes(after, wrk.started_at, wrk.ended_at)
-    stub1 = stack.stub_stats()
-    left = backlog(after)
+    succeeded = max(outcome["succeeded"], 1)
     result = {
         "label": label,
         "load_average_before": load_before,
         "load_average_after": load_average(),
-        "duration_s": wrk.duration_s,
         "connections": connections,
-        "accepted": wrk.accepted,
-        "non_2xx": wrk.non_2xx,
-        "socket_errors": wrk.socket_errors,
-        "receive_per_s": round(wrk.rate, 1),
-        "out_of_deliveries": wrk.out_of_deliveries,
-        "answer_p50_ms": wrk.p50_ms,
-        "answer_p99_ms": wrk.p99_ms,
+        **_wrk_figures(wrk),
         **outcome,
         "backlog_at_end": sum(at_end.values()),
         "backlog_after_2s": sum(after_2s.values()),
         "backlog_detail": {"at_end": at_end, "after_2s": after_2s},
         "drain_s": round(drained_at - wrk.ended_at, 1),
-        "left_after_drain": sum(left.values()),
-        "stub_calls": stub1["customers"] - stub0["customers"],
-        "db_commits_per_run": round((_commits() - commits0) / max(outcome["succeeded"], 1), 1),
+        "left_after_drain": sum(backlog(after).values()),
+        "stub_calls": stack.stub_stats()["customers"] - stub0["customers"],
+        "db_commits_per_run": round((_commits() - commits0) / succeeded, 1),
         "pss_mib": {k: round(v / MIB, 1) for k, v in meter.pss_max.items()},
         "cpu_ms_per_run": per_unit_ms(cpu, outcome["succeeded"]),
         "machine_busy_share": round(cpu["machine busy"] / max(cpu["machine total"], 1e-9), 2),
     }
-    log(f"{label}: wrk {wrk.summary()}")
-    log(
-        f"{label}: {outcome['succeeded']} runs succeeded, {result['runs_per_s']} runs/s "
-        f"({result['runs_per_s_during_load']} during load); event → finished p50 "
-        f"{result['event_to_finish_p50_ms']} ms p99 {result['event_to_finish_p99_ms']} ms; "
-        f"backlog {result['backlog_at_end']} at end, {result['backlog_after_2s']} after 2 s, "
-        f"drained in {result['drain_s']} s ({result['left_after_drain']} left); "
-        f"load average {load_before} → {result['load_average_after']}"
-    )
-    print(
-        f"[{label}] CPU by component\n" + format_cpu(cpu, outcome["succeeded"], "run"), flush=True
-    )
+    _log_phase(label, wrk, result, cpu)
     return result
 
 

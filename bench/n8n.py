@@ -29,6 +29,16 @@ def installed() -> bool:
     return (prefix() / "node_modules" / ".bin" / "n8n").exists()
 
 
+def _describe(row: dict) -> None:
+    """Adds CPU per execution to one run.sh row and logs it."""
+    row["cpu_ms_per_exec"] = round(1000 * row["n8n_cpu_s"] / max(row["sink_total"], 1), 1)
+    log(
+        f"n8n {row['label']}: {row['e2e_exec_per_s_incl_drain']} exec/s, webhook p50 "
+        f"{row['lat_p50_ms']} ms p99 {row['lat_p99_ms']} ms, {row['cpu_ms_per_exec']} ms "
+        f"CPU/exec, RSS tree max {row['rss_tree_max_mib']} MiB"
+    )
+
+
 def run(runs: int, duration: float, connections: int, results_dir: Path) -> dict:
     """run.sh's measured runs (its warm-up excluded) and their means; raises if it fails."""
     env = {
@@ -44,13 +54,8 @@ def run(runs: int, duration: float, connections: int, results_dir: Path) -> dict
         f"n8n: bash {n8n_dir() / 'run.sh'} (RUNS={runs} DURATION={duration:g} "
         f"CONC={connections}); load average {load_before}"
     )
-    done = subprocess.run(
-        ["bash", str(n8n_dir() / "run.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_SH_TIMEOUT,
-    )
+    done = subprocess.run(["bash", str(n8n_dir() / "run.sh")], env=env, capture_output=True,
+                          text=True, timeout=RUN_SH_TIMEOUT)  # fmt: skip
     (results_dir / "run.sh.out").write_text(done.stdout + done.stderr)
     rows = [
         json.loads(line.split(" ", 1)[1])
@@ -63,12 +68,7 @@ def run(runs: int, duration: float, connections: int, results_dir: Path) -> dict
             f"run.sh failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         )
     for row in measured:
-        row["cpu_ms_per_exec"] = round(1000 * row["n8n_cpu_s"] / max(row["sink_total"], 1), 1)
-        log(
-            f"n8n {row['label']}: {row['e2e_exec_per_s_incl_drain']} exec/s, webhook p50 "
-            f"{row['lat_p50_ms']} ms p99 {row['lat_p99_ms']} ms, {row['cpu_ms_per_exec']} ms "
-            f"CPU/exec, RSS tree max {row['rss_tree_max_mib']} MiB"
-        )
+        _describe(row)
     return {
         "runs": measured,
         "load_average_before": load_before,

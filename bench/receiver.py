@@ -143,6 +143,27 @@ def bare_and_receiver(
     return {"server": name, "bare": bare, "receiver": hook}
 
 
+def each_server(args: argparse.Namespace) -> list[dict]:
+    """One stack; per --server a gunicorn measured bare, then receiving."""
+    stack = Stack(open_processes(), EngineConfig())
+    seq = Sequence(run_tag())
+    results = []
+    try:
+        stack.start_stub()
+        stack.setup_engine(STEPS)
+        flush_broker()
+        for server in args.server or ["sync:4", "gthread:2x4"]:
+            stack.start_gunicorn(server)
+            results.append(bare_and_receiver(stack, seq, server, args.concurrency,
+                                             args.requests, args.duration))  # fmt: skip
+            stack.processes.stop("gunicorn")
+            flush_broker()
+    finally:
+        stack.processes.stop_all()
+        flush_broker()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -157,27 +178,9 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
 
-    stack = Stack(open_processes(), EngineConfig())
     started = time.monotonic()
     log(f"machine: {machine()}; commit {git_commit()}")
-    seq = Sequence(run_tag())
-    results = []
-    try:
-        stack.start_stub()
-        stack.setup_engine(STEPS)
-        flush_broker()
-        for server in args.server or ["sync:4", "gthread:2x4"]:
-            stack.start_gunicorn(server)
-            results.append(
-                bare_and_receiver(
-                    stack, seq, server, args.concurrency, args.requests, args.duration
-                )
-            )
-            stack.processes.stop("gunicorn")
-            flush_broker()
-    finally:
-        stack.processes.stop_all()
-        flush_broker()
+    results = each_server(args)
 
     shape = (
         f"{args.duration:g} s of wrk per row"

@@ -58,6 +58,27 @@ def require_wrk() -> str:
     return path
 
 
+def _parse(stdout: str, stderr: str, cpu_s: float, started: float, ended: float) -> WrkResult:
+    line = next((x for x in stdout.splitlines() if x.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary:\n{stdout}\n{stderr}")
+    raw = json.loads(line.removeprefix("WRK_JSON "))
+    return WrkResult(
+        requests=raw["requests"],
+        duration_s=raw["duration_s"],
+        non_2xx=raw["err_status"],
+        socket_errors=sum(raw[k] for k in ("err_connect", "err_read", "err_write", "err_timeout")),
+        p50_ms=raw["lat_p50_ms"],
+        p90_ms=raw["lat_p90_ms"],
+        p99_ms=raw["lat_p99_ms"],
+        max_ms=raw["lat_max_ms"],
+        out_of_deliveries=raw["threads_out_of_deliveries"] > 0,
+        cpu_s=cpu_s,
+        started_at=started,
+        ended_at=ended,
+    )
+
+
 def run_wrk(
     port: int,
     path: str,
@@ -80,17 +101,9 @@ def run_wrk(
         "BENCH_WRK_THREADS": str(threads),
         "PATH": "/usr/bin:/bin",
     }
-    argv = [
-        require_wrk(),
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{duration:g}s",
-        "--timeout",
-        REQUEST_TIMEOUT,
-        "-s",
-        str(LUA),
-        f"http://127.0.0.1:{port}{path}",
-    ]
+    argv = [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{duration:g}s",
+            "--timeout", REQUEST_TIMEOUT, "-s", str(LUA),
+            f"http://127.0.0.1:{port}{path}"]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.time()
     done = subprocess.run(
@@ -99,24 +112,8 @@ def run_wrk(
     ended = time.time()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     deliveries.unlink(missing_ok=True)
-    line = next((x for x in done.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk printed no summary:\n{done.stdout}\n{done.stderr}")
-    raw = json.loads(line.removeprefix("WRK_JSON "))
-    result = WrkResult(
-        requests=raw["requests"],
-        duration_s=raw["duration_s"],
-        non_2xx=raw["err_status"],
-        socket_errors=sum(raw[k] for k in ("err_connect", "err_read", "err_write", "err_timeout")),
-        p50_ms=raw["lat_p50_ms"],
-        p90_ms=raw["lat_p90_ms"],
-        p99_ms=raw["lat_p99_ms"],
-        max_ms=raw["lat_max_ms"],
-        out_of_deliveries=raw["threads_out_of_deliveries"] > 0,
-        cpu_s=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
-        started_at=started,
-        ended_at=ended,
-    )
+    cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    result = _parse(done.stdout, done.stderr, cpu_s, started, ended)
     if result.out_of_deliveries:
         log(f"WARNING: wrk ran out of the {len(ids)} deliveries made for this phase")
     return result
