@@ -84,6 +84,12 @@ def _by_time(stack: Stack, seq: Sequence, path: str, seconds: float, connections
     }
 
 
+def _stored() -> int:
+    from automations.models import Event
+
+    return Event.objects.count()
+
+
 def measure(
     stack: Stack,
     seq: Sequence,
@@ -105,6 +111,7 @@ def measure(
             WARMUP_SECONDS,
             concurrency,
         )
+        stored_before = _stored()
         row = _by_time(stack, seq, path, seconds, concurrency)
     else:
         post_all(
@@ -114,7 +121,9 @@ def measure(
             concurrency,
             MAX_SECONDS_PER_PHASE,
         )
+        stored_before = _stored()
         row = _by_count(stack, seq, path, count, concurrency)
+    row["events_stored"] = _stored() - stored_before  # the warm-up's excluded
     cpu = row.pop("cpu")
     log(
         f"{label}: {row['requests']} in {row['seconds']:.1f}s = {row['rps']:.0f} req/s, "
@@ -128,17 +137,12 @@ def bare_and_receiver(
     stack: Stack, seq: Sequence, name: str, concurrency: int, count: int = 0, seconds: float = 0.0
 ) -> dict:
     """Bare endpoint, then the receiver, on the running gunicorn; checks what was stored."""
-    from automations.models import Event
-
     bare = measure(stack, seq, BARE_PATH, f"{name} bare", concurrency, count, seconds)
-    stored_before = Event.objects.count()
     hook = measure(stack, seq, stack.hook_path, f"{name} receiver", concurrency, count, seconds)
-    stored = Event.objects.count() - stored_before
     # wrk does not count the answers still in flight when it stops: stored may exceed answered,
     # never fall short of it (an answered delivery is a stored one).
-    if stored < hook["requests"]:
-        log(f"WARNING: {stored} events stored for {hook['requests']} answers")
-    hook["events_stored"] = stored
+    if hook["events_stored"] < hook["requests"]:
+        log(f"WARNING: {hook['events_stored']} events stored for {hook['requests']} answers")
     hook["ratio_to_bare"] = round(hook["rps"] / bare["rps"], 3) if bare["rps"] else None
     return {"server": name, "bare": bare, "receiver": hook}
 
