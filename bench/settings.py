@@ -4,6 +4,8 @@ Selected with DJANGO_SETTINGS_MODULE=bench.settings in the processes bench/ star
 Celery workers, the harness itself); every engine setting still comes from config.settings.
 """
 
+import os
+
 from config.env import env_int
 from config.settings import *  # noqa: F403
 
@@ -19,3 +21,12 @@ CELERY_IMPORTS = ["bench.tasks"]
 # 100); it is repeated here so the benchmark controls it whatever config does.
 # CELERY_DB_REUSE_MAX=0 measures the reconnect-per-task behaviour.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 100) or None
+
+# The harness's own queries are told apart from the engine's in the CPU accounting by their
+# application_name (bench/stack.py sets this variable in the harness process only).
+if os.environ.get("BENCH_APPLICATION_NAME") and DATABASES["default"]["ENGINE"].endswith(  # noqa: F405
+    "postgresql"
+):
+    DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = os.environ[  # noqa: F405
+        "BENCH_APPLICATION_NAME"
+    ]

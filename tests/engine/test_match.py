@@ -1,0 +1,60 @@
+"""Which recipes an event starts (automations/engine/match.py): one indexed query, no sort."""
+
+import pytest
+from django.db import connection
+
+from automations.engine.match import matching_query, matching_recipes
+from automations.models import Recipe
+from tests.personas import make_recipe, make_shop, make_user
+
+pytestmark = pytest.mark.django_db
+
+OTHER_SHOPS = 50
+RECIPES_PER_OTHER_SHOP = 40  # 2,000 others: enough for the planner to weigh its indexes
+
+
+def turned_on(recipe: Recipe, event_type: str = "order.created") -> Recipe:
+    Recipe.objects.filter(pk=recipe.pk).update(enabled=True, event_type=event_type)
+    return recipe
+
+
+def test_it_starts_only_the_enabled_recipes_of_the_shop_and_event():
+    owner = make_user("owner")
+    shop = make_shop(owner)
+    elsewhere = make_shop(owner, shop_id="shop_elsewhere")
+    wanted = turned_on(make_recipe(owner, shop, "Wanted"))
+    make_recipe(owner, shop, "Switched off")
+    turned_on(make_recipe(owner, elsewhere, "Another shop"))
+    turned_on(make_recipe(owner, shop, "Another event"), "order.updated")
+
+    found = matching_recipes({(shop.pk, "order.created"), (elsewhere.pk, "order.updated")})
+
+    assert found[(shop.pk, "order.created")] == [(wanted.pk, wanted.version)]
+    assert (elsewhere.pk, "order.updated") not in found  # its recipe is for order.created
+
+
+def test_it_asks_the_database_for_no_sort():
+    owner = make_user("owner")
+    query = str(matching_query({(make_shop(owner).pk, "order.created")}).query)
+
+    assert "ORDER BY" not in query
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL query plan")
+def test_it_uses_the_dispatch_index_when_most_recipes_start_from_the_same_event():
+    owner = make_user("owner")
+    shop = make_shop(owner)
+    turned_on(make_recipe(owner, shop, "Wanted"))
+    others = [make_shop(owner, shop_id=f"shop_other_{i}") for i in range(OTHER_SHOPS)]
+    Recipe.objects.bulk_create(
+        Recipe(owner=owner, connection=other, name=f"Other {i}", trigger="cartly.order_created",
+               event_type="order.created", enabled=True)
+        for other in others for i in range(RECIPES_PER_OTHER_SHOP)
+    )
+    sql, params = matching_query({(shop.pk, "order.created")}).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE automations_recipe")  # as autovacuum would, once it has run
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "recipe_dispatch_idx" in plan, plan
