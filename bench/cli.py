@@ -15,6 +15,13 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("the engine's processes")
     group.add_argument("--gunicorn", default="gthread:2x4", help="sync:N or gthread:NxT")
     group.add_argument(
+        "--web-nice",
+        type=int,
+        default=0,
+        help="run gunicorn at this niceness (e.g. 10): on one box, the workers' CPU first, so "
+        "the web accepts deliveries only as fast as runs finish",
+    )
+    group.add_argument(
         "--pool",
         default="prefork",
         choices=["prefork", "threads", "solo"],
@@ -86,6 +93,7 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
 def engine_config(args: argparse.Namespace) -> EngineConfig:
     return EngineConfig(
         gunicorn=args.gunicorn,
+        web_nice=args.web_nice,
         pool=args.pool,
         concurrency=args.concurrency,
         db_reuse_max=args.db_reuse_max,

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from bench.deliveries import Signer
 from bench.procs import PYTHON, REPO_DIR, STARTUP_TIMEOUT, VENV_BIN, Processes, free_port, log
 from bench.procs import wait_http as _wait_http
@@ -29,6 +31,8 @@ ENGINE_DB = os.environ.get("BENCH_ENGINE_DB", "cartly_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 HARNESS_APP_NAME = "cartly-bench-harness"  # how the accounting tells our own queries apart
 STUB_MAX_SECONDS = 7200  # the stub stops itself after this, whatever happens to us
+# The shop's token is stored encrypted; a key made for this run (the database is new too).
+BENCH_FERNET_KEY = Fernet.generate_key().decode()
 
 
 # --- databases and broker ----------------------------------------------------------------------
@@ -94,6 +98,7 @@ class EngineConfig:
     """How the engine's processes are started; every field is a command-line option."""
 
     gunicorn: str = "gthread:2x4"  # sync:N or gthread:NxT
+    web_nice: int = 0  # the web server's niceness: >0 lets the workers' CPU come first
     pool: str = "prefork"
     concurrency: int = 2
     db_reuse_max: int = 100
@@ -104,7 +109,7 @@ class EngineConfig:
 
     def describe(self) -> str:
         parts = [
-            f"gunicorn {self.gunicorn}",
+            f"gunicorn {self.gunicorn}" + (f" nice {self.web_nice}" if self.web_nice else ""),
             f"celery {self.pool} x{self.concurrency}",
             f"CELERY_DB_REUSE_MAX={self.db_reuse_max}",
             f"shop rate {self.shop_rate}",
@@ -172,6 +177,9 @@ class Stack:
                 "CONN_MAX_AGE": "600",
                 "DEBUG": "0",
                 "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789",
+                "FIELD_ENCRYPTION_KEYS": BENCH_FERNET_KEY,
+                # Plain HTTP on loopback: the production redirect to HTTPS would answer 301.
+                "SECURE_SSL_REDIRECT": "0",
                 "LOG_LEVEL": "WARNING",
                 "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.web_port}",
                 "CARTLY_BASE_URL": f"http://127.0.0.1:{self.stub_port}",
@@ -297,6 +305,8 @@ class Stack:
         ]
         if kind == "gthread":
             argv += ["--threads", str(threads)]
+        if self.config.web_nice:  # nice execs gunicorn: the same process, a lower priority
+            argv = ["nice", "-n", str(self.config.web_nice), *argv]
         self.processes.start("gunicorn", argv, self.engine_env())
         _wait_http(self.web_port, "/bench/bare/", self.processes)
 
