@@ -96,35 +96,74 @@ def claim(ids: list[int], now: datetime) -> list[Claimed]:
     return claimed
 
 
-def store_input(row: Claimed) -> None:
+def store_inputs(rows: list[Claimed]) -> None:
+    """Keep the rendered input of freshly rendered rows (one statement for the batch)."""
+    if not rows:
+        return
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    cases = " ".join(f"WHEN %s THEN %s{cast}" for _ in rows)
+    marks = ", ".join(["%s"] * len(rows))
+    params: list[Any] = []
+    for row in rows:
+        params += [row.id, json.dumps(row.rendered_input)]
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {TABLE} SET rendered_input = %s WHERE id = %s",
-                       [json.dumps(row.rendered_input), row.id])
+        cursor.execute(f"UPDATE {TABLE} SET rendered_input = CASE id {cases} END "
+                       f"WHERE id IN ({marks})", [*params, *(row.id for row in rows)])
 
 
 def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str)
 
 
-def record(row: Claimed, outcome, started_at: datetime, now: datetime) -> bool:
-    """Write one attempt's outcome if the claim is still ours; whether it was."""
+# The columns a record writes, with the type PostgreSQL must be told (VALUES rows are text).
+RECORDED = (
+    ("id", "bigint"), ("attempts", "integer"), ("status", ""), ("output", "jsonb"),
+    ("items", "jsonb"), ("error", ""), ("error_fields", "jsonb"), ("status_code", "integer"),
+    ("finished_at", "timestamptz"), ("duration_ms", "integer"),
+    ("next_attempt_at", "timestamptz"), ("wait_kind", ""), ("uncounted", "integer"),
+)
+
+
+def _recorded(row: Claimed, outcome, started_at: datetime, now: datetime) -> list[Any]:
     finished = outcome.status != "waiting"
-    sql = (
-        f"UPDATE {TABLE} SET status = %s, output = %s, items = %s, error = %s, "
-        f"error_fields = %s, status_code = %s, finished_at = %s, duration_ms = %s, "
-        f"next_attempt_at = %s, wait_kind = %s, attempts = attempts - %s, pickups = 0 "
-        f"WHERE id = %s AND status = 'running' AND attempts = %s"
-    )
-    duration = int((now - started_at).total_seconds() * 1000)
-    params = [
-        outcome.status, _dumps(outcome.output), _dumps(outcome.items), outcome.error,
-        _dumps(outcome.error_fields), outcome.status_code, _at(now) if finished else None,
-        max(duration, 0), _at(outcome.wait_until), outcome.wait_kind,
-        0 if outcome.counts else 1, row.id, row.attempts,
+    duration = max(int((now - started_at).total_seconds() * 1000), 0)
+    return [
+        row.id, row.attempts, outcome.status, _dumps(outcome.output), _dumps(outcome.items),
+        outcome.error, _dumps(outcome.error_fields), outcome.status_code,
+        _at(now) if finished else None, duration, _at(outcome.wait_until), outcome.wait_kind,
+        0 if outcome.counts else 1,
     ]
+
+
+def _value(name: str, kind: str) -> str:
+    if connection.vendor == "postgresql" and kind:
+        return f"v.{name}::{kind}"
+    return f"v.{name}"
+
+
+def record_all(outcomes: list[tuple[Claimed, Any]], started_at: datetime,
+               now: datetime) -> set[int]:
+    """Write each attempt's outcome where the claim is still ours (fenced by the attempt
+    number), in one statement; the ids written. A worker whose lease lapsed and whose row was
+    claimed again cannot overwrite the newer attempt."""
+    if not outcomes:
+        return set()
+    names = ", ".join(name for name, _ in RECORDED)
+    rows = ", ".join(["(" + ", ".join(["%s"] * len(RECORDED)) + ")"] * len(outcomes))
+    sets = ", ".join(f"{name} = {_value(name, kind)}" for name, kind in RECORDED[2:-1])
+    returning = f"{TABLE}.id" if connection.vendor == "postgresql" else "id"
+    uncounted, row_id = _value("uncounted", "integer"), _value("id", "bigint")
+    sql = (
+        f"WITH v({names}) AS (VALUES {rows}) "
+        f"UPDATE {TABLE} SET {sets}, attempts = {TABLE}.attempts - {uncounted}, pickups = 0 "
+        f"FROM v WHERE {TABLE}.id = {row_id} AND {TABLE}.status = 'running' "
+        f"AND {TABLE}.attempts = {_value('attempts', 'integer')} RETURNING {returning}"
+    )
+    params = [value for row, outcome in outcomes
+              for value in _recorded(row, outcome, started_at, now)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount == 1
+        return {found[0] for found in cursor.fetchall()}
 
 
 def release(row: Claimed, now: datetime) -> bool:

@@ -65,7 +65,7 @@ def _jobs(rows, infos, now) -> list[calls.Job]:
         [(row.id, step_at(_steps(infos[row.run_id]), row.where).get("fields", {}),
           contexts[row.id], operations[row.id], row.run_id, infos[row.run_id].render_seconds)
          for row in fresh])
-    jobs = []
+    jobs, stored = [], []
     for row in rows:
         info, operation = infos[row.run_id], operations[row.id]
         step = step_at(_steps(info), row.where)
@@ -78,10 +78,11 @@ def _jobs(rows, infos, now) -> list[calls.Job]:
             job.outcome = outcomes.failed(POISON.format(n=row.pickups - 1))
         else:
             if result is not None:
-                row.rendered_input = result
-                claims.store_input(row)
+                row.rendered_input = dict(result)
+                stored.append(row)
             job = _convert(job, row, operation, now)
         jobs.append(job)
+    claims.store_inputs(stored)
     return jobs
 
 
@@ -158,12 +159,12 @@ def execute_batch(step_run_ids: list[int]) -> dict[int, str]:
 def _record(rows, jobs, infos, started, now) -> dict[int, str]:
     by_id = {job.step_id: job for job in jobs}
     recorded, attempts = [], []
+    # A call not started in time is handed back: no outcome, a message of its own again.
     _hand_back([row for row in rows if by_id[row.id].outcome is None], now)
-    for row in rows:
-        outcome = by_id[row.id].outcome
-        if outcome is None:
-            continue  # its call was not started in time: handed back above
-        if not claims.record(row, outcome, started, now):
+    decided = [(row, by_id[row.id].outcome) for row in rows if by_id[row.id].outcome]
+    written = claims.record_all(decided, started, now)
+    for row, outcome in decided:
+        if row.id not in written:
             continue  # the lease lapsed and another pickup owns the row now
         recorded.append(row)
         if outcome.status == outcomes.WAITING and outcome.counts:

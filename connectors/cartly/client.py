@@ -12,6 +12,7 @@ import json
 import math
 import os
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -42,6 +43,11 @@ def shared_session() -> requests.Session:
     with _session_lock:
         if _session is None or _session[0] != os.getpid():
             session = requests.Session()
+            # Without proxies in the environment there is nothing for requests to look up on
+            # every call (it reads the environment and netrc each time): a worker's hot path.
+            session.trust_env = bool(urllib.request.getproxies()) or any(
+                os.environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC")
+            )
             adapter = HTTPAdapter(pool_connections=c.POOL_CONNECTIONS, pool_maxsize=c.POOL_MAXSIZE)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
