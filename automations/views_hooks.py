@@ -7,7 +7,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from automations import receiver
+from automations import backpressure, receiver
 
 log = logging.getLogger(__name__)
 
@@ -119,4 +119,6 @@ def cartly_hook(request: HttpRequest, token: str) -> JsonResponse:
         return _error(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "Try again later.")
     if reply.status == HTTPStatus.SERVICE_UNAVAILABLE:
         return _error(reply.status, reply.body["error"], reply.body["message"])
+    if reply.status == HTTPStatus.OK:
+        backpressure.hold()  # stored durably already; a sender ahead of the engine slows down
     return JsonResponse(reply.body, status=reply.status)

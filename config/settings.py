@@ -314,6 +314,11 @@ ENGINE_STEP_LEASE_SECONDS = env_int("ENGINE_STEP_LEASE_SECONDS", CELERY_TASK_TIM
 ENGINE_CLOCK_IN_WORKER = env_bool("ENGINE_CLOCK_IN_WORKER", True)
 ENGINE_CLOCK_IDLE_SECONDS = env_float("ENGINE_CLOCK_IDLE_SECONDS", 0.05)
 ENGINE_CLOCK_STEPS_SECONDS = env_float("ENGINE_CLOCK_STEPS_SECONDS", 1.0)
+# Backpressure (automations/backpressure.py): while the engine lags behind by more than the
+# target, a stored delivery's answer waits (gain × the excess, at most the maximum; 0 = off).
+ENGINE_BACKPRESSURE_MAX_SECONDS = env_float("ENGINE_BACKPRESSURE_MAX_SECONDS", 0.25)
+ENGINE_BACKPRESSURE_TARGET_SECONDS = env_float("ENGINE_BACKPRESSURE_TARGET_SECONDS", 0.05)
+ENGINE_BACKPRESSURE_GAIN = env_float("ENGINE_BACKPRESSURE_GAIN", 0.5)
 # Items a "for each" step goes over unless it asks for fewer (at most 500).
 ENGINE_LOOP_MAX_ITEMS = env_int("ENGINE_LOOP_MAX_ITEMS", 100)
 # Matches of a search kept for a loop over its results.

@@ -21,6 +21,10 @@ TEST_ENVIRONMENT = {
     "SESSION_COOKIE_SECURE": "0",
     "CSRF_COOKIE_SECURE": "0",
     "SECURE_HSTS_SECONDS": "0",
+    # Most tests store deliveries that no clock dispatches: with backpressure on, each answer
+    # would wait for an engine that is not running. tests/automations/test_backpressure.py
+    # turns it on where it is the subject.
+    "ENGINE_BACKPRESSURE_MAX_SECONDS": "0",
     # A collectstatic someone ran in var/ must not leave a stale manifest for the tests.
     "STATIC_ROOT": tempfile.mkdtemp(prefix="engine-test-static-"),
 }
