@@ -9,9 +9,12 @@ run follows its delivery within a fraction of a second instead of minutes.
 
 The hold is proportional to the engine's lag past a target (the age of the oldest event not
 yet dispatched, and of the oldest step sent to a worker but not yet started) and bounded far
-below Cartly's 5-second delivery timeout. Each web process reads the lag at most every
-REFRESH_SECONDS; a database error reads as no lag, never as a failed delivery.
-ENGINE_BACKPRESSURE_MAX_SECONDS=0 turns it off (docs/operations.md, "Timings").
+below Cartly's 5-second delivery timeout. A lag past ENGINE_BACKPRESSURE_GIVE_UP_SECONDS means
+the engine is stopped or far behind: holding would not let it catch up, and every held answer
+keeps a server thread busy, so queued deliveries would creep toward that timeout; then nothing
+is held. Each web process reads the lag at most every REFRESH_SECONDS; a database error reads
+as no lag, never as a failed delivery. ENGINE_BACKPRESSURE_MAX_SECONDS=0 turns it off
+(docs/operations.md, "The REST Hook receiver").
 """
 
 from __future__ import annotations
@@ -59,10 +62,11 @@ def lag_seconds(now: datetime | None = None) -> float:
 
 
 def hold_for(lag: float) -> float:
-    """Seconds an answer waits for a given lag: none under the target, then proportional."""
+    """Seconds an answer waits for a given lag: none under the target, then proportional,
+    and none again once the engine is too far behind for a hold to help."""
     most = settings.ENGINE_BACKPRESSURE_MAX_SECONDS
     over = lag - settings.ENGINE_BACKPRESSURE_TARGET_SECONDS
-    if most <= 0 or over <= 0:
+    if most <= 0 or over <= 0 or lag > settings.ENGINE_BACKPRESSURE_GIVE_UP_SECONDS:
         return 0.0
     return min(most, over * settings.ENGINE_BACKPRESSURE_GAIN)
 

@@ -315,10 +315,12 @@ ENGINE_CLOCK_IN_WORKER = env_bool("ENGINE_CLOCK_IN_WORKER", True)
 ENGINE_CLOCK_IDLE_SECONDS = env_float("ENGINE_CLOCK_IDLE_SECONDS", 0.05)
 ENGINE_CLOCK_STEPS_SECONDS = env_float("ENGINE_CLOCK_STEPS_SECONDS", 1.0)
 # Backpressure (automations/backpressure.py): while the engine lags behind by more than the
-# target, a stored delivery's answer waits (gain × the excess, at most the maximum; 0 = off).
+# target, a stored delivery's answer waits (gain × the excess, at most the maximum; 0 = off);
+# past the give-up lag the engine is stopped or far behind and answers never wait.
 ENGINE_BACKPRESSURE_MAX_SECONDS = env_float("ENGINE_BACKPRESSURE_MAX_SECONDS", 0.25)
 ENGINE_BACKPRESSURE_TARGET_SECONDS = env_float("ENGINE_BACKPRESSURE_TARGET_SECONDS", 0.05)
 ENGINE_BACKPRESSURE_GAIN = env_float("ENGINE_BACKPRESSURE_GAIN", 0.5)
+ENGINE_BACKPRESSURE_GIVE_UP_SECONDS = env_float("ENGINE_BACKPRESSURE_GIVE_UP_SECONDS", 2.0)
 # Items a "for each" step goes over unless it asks for fewer (at most 500).
 ENGINE_LOOP_MAX_ITEMS = env_int("ENGINE_LOOP_MAX_ITEMS", 100)
 # Matches of a search kept for a loop over its results.

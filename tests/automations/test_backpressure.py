@@ -24,6 +24,7 @@ def braking(settings):
     settings.ENGINE_BACKPRESSURE_MAX_SECONDS = 0.25
     settings.ENGINE_BACKPRESSURE_TARGET_SECONDS = 0.05
     settings.ENGINE_BACKPRESSURE_GAIN = 0.5
+    settings.ENGINE_BACKPRESSURE_GIVE_UP_SECONDS = 2.0
     backpressure.forget()
     yield
     backpressure.forget()
@@ -83,23 +84,34 @@ def test_steps_laid_out_for_later_or_parked_are_not_lag(shop, settings):
 def test_the_hold_grows_with_the_lag_past_the_target_and_stops_at_the_maximum(settings):
     assert backpressure.hold_for(0.05) == 0
     assert backpressure.hold_for(0.25) == pytest.approx(0.1)
-    assert backpressure.hold_for(30) == 0.25
+    assert backpressure.hold_for(1.5) == 0.25
+    assert backpressure.hold_for(30) == 0  # stopped or far behind: holding cannot help
     settings.ENGINE_BACKPRESSURE_MAX_SECONDS = 0
-    assert backpressure.hold_for(30) == 0  # switched off
+    assert backpressure.hold_for(1.5) == 0  # switched off
 
 
 @pytest.mark.django_db
 def test_a_delivery_to_an_engine_behind_is_stored_then_answered_after_the_hold(
     subscription, settings
 ):
-    waiting_event(subscription.connection, timedelta(minutes=5))
+    waiting_event(subscription.connection, timedelta(seconds=1.5))
     started = time.monotonic()
 
     answer = deliver(subscription, envelope())
 
     assert answer.status_code == 200
-    assert time.monotonic() - started >= 0.25  # the full hold: five minutes behind
+    assert time.monotonic() - started >= 0.25  # the full hold: 1.5 s behind
     assert Event.objects.filter(cartly_event_id="evt_01A", status=Event.Status.RECEIVED).exists()
+
+
+@pytest.mark.django_db
+def test_a_stopped_engine_is_not_waited_for(subscription):
+    waiting_event(subscription.connection, timedelta(minutes=5))  # no worker for minutes
+
+    started = time.monotonic()
+    assert deliver(subscription, envelope()).status_code == 200
+    assert time.monotonic() - started < 0.25
+    assert backpressure.hold_seconds() == 0
 
 
 @pytest.mark.django_db
