@@ -23,11 +23,11 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--pool",
-        default="prefork",
+        default="threads",
         choices=["prefork", "threads", "solo"],
         help="the Celery worker's pool",
     )
-    group.add_argument("--concurrency", type=int, default=2, help="Celery worker concurrency")
+    group.add_argument("--concurrency", type=int, default=8, help="Celery worker concurrency")
     group.add_argument(
         "--db-reuse-max",
         type=int,

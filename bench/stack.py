@@ -99,8 +99,8 @@ class EngineConfig:
 
     gunicorn: str = "gthread:2x4"  # sync:N or gthread:NxT
     web_nice: int = 0  # the web server's niceness: >0 lets the workers' CPU come first
-    pool: str = "prefork"
-    concurrency: int = 2
+    pool: str = "threads"
+    concurrency: int = 8
     db_reuse_max: int = 100
     shop_rate: str = "0"  # CARTLY_SHOP_RATE_PER_SECOND; 0 = off (one shop would be capped)
     env: dict[str, str] = field(default_factory=dict)  # --env KEY=VALUE, to every engine process
