@@ -13,7 +13,7 @@ DEFAULT_MAX_RATE = 3000.0  # deliveries made per second of load; wrk stops if it
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("the engine's processes")
-    group.add_argument("--gunicorn", default="gthread:2x4", help="sync:N or gthread:NxT")
+    group.add_argument("--gunicorn", default="gthread:1x8", help="sync:N or gthread:NxT")
     group.add_argument(
         "--web-nice",
         type=int,

@@ -156,7 +156,7 @@ def each_server(args: argparse.Namespace) -> list[dict]:
         stack.start_stub()
         stack.setup_engine(STEPS)
         flush_broker()
-        for server in args.server or ["sync:4", "gthread:2x4"]:
+        for server in args.server or ["gthread:1x8", "gthread:2x4", "sync:4"]:
             stack.start_gunicorn(server)
             results.append(bare_and_receiver(stack, seq, server, args.concurrency,
                                              args.requests, args.duration))  # fmt: skip

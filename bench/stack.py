@@ -97,7 +97,7 @@ class Backends:
 class EngineConfig:
     """How the engine's processes are started; every field is a command-line option."""
 
-    gunicorn: str = "gthread:2x4"  # sync:N or gthread:NxT
+    gunicorn: str = "gthread:1x8"  # sync:N or gthread:NxT
     web_nice: int = 0  # the web server's niceness: >0 lets the workers' CPU come first
     pool: str = "threads"
     concurrency: int = 8
