@@ -43,8 +43,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
         raw = getattr(request, NEW_TOKEN_ATTRIBUTE, None)
         if raw is None:
             return super().response_add(request, obj, post_url_continue)
-        context = {**self.admin_site.each_context(request), "token": obj, "raw": raw,
-                   "opts": self.opts, "title": "New API token"}
+        context = {
+            **self.admin_site.each_context(request),
+            "token": obj,
+            "raw": raw,
+            "opts": self.opts,
+            "title": "New API token",
+        }
         response = TemplateResponse(request, "admin/accounts/apitoken/created.html", context)
         add_never_cache_headers(response)  # nor kept in the browser's cache
         return response

@@ -29,7 +29,9 @@ class Profile(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
     )
     time_zone = models.CharField(
-        max_length=TIME_ZONE_LENGTH, default="UTC", validators=[validate_time_zone],
+        max_length=TIME_ZONE_LENGTH,
+        default="UTC",
+        validators=[validate_time_zone],
         help_text="Every date and time on these pages is shown in this zone.",
     )
 

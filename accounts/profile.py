@@ -35,5 +35,6 @@ def profile(request):
         messages.success(request, f"Times are now shown in {mine.time_zone}.")
         return redirect("profile")
     status = 400 if form.errors else 200
-    return render(request, "accounts/profile.html", {"form": form, "now": timezone.now()},
-                  status=status)
+    return render(
+        request, "accounts/profile.html", {"form": form, "now": timezone.now()}, status=status
+    )

@@ -25,16 +25,29 @@ class RecipeAdminForm(forms.ModelForm):
         owner, connection = cleaned.get("owner"), cleaned.get("connection")
         if owner is not None and connection is not None and connection.owner_id != owner.pk:
             # A recipe runs with its connection's tokens: another user's shop is not yours.
-            self.add_error("connection", "This shop was connected by another user: a recipe "
-                                         "can only use a connection of its own owner.")
+            self.add_error(
+                "connection",
+                "This shop was connected by another user: a recipe "
+                "can only use a connection of its own owner.",
+            )
         return cleaned
 
 
 @admin.register(Recipe)
 class RecipeAdmin(admin.ModelAdmin):
     form = RecipeAdminForm
-    list_display = ("name", "owner", "connection", "trigger", "mode", "enabled",
-                    "paused_reason", "version", "deleted_at", "updated_at")
+    list_display = (
+        "name",
+        "owner",
+        "connection",
+        "trigger",
+        "mode",
+        "enabled",
+        "paused_reason",
+        "version",
+        "deleted_at",
+        "updated_at",
+    )
     list_filter = ("enabled", "mode", "trigger", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "owner__username", "connection__shop_domain")
     readonly_fields = ("version", "event_type", "created_at", "updated_at")
@@ -72,8 +85,16 @@ class RecipeVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ("event_type", "connection", "status", "remote_id", "status_reason",
-                    "last_delivery_at", "attempts", "next_attempt_at")
+    list_display = (
+        "event_type",
+        "connection",
+        "status",
+        "remote_id",
+        "status_reason",
+        "last_delivery_at",
+        "attempts",
+        "next_attempt_at",
+    )
     list_filter = ("status", "event_type")
     search_fields = ("remote_id", "connection__shop_domain")
     # The callback token is a credential: whoever knows it can post to us (signed or not).
@@ -82,8 +103,15 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ("cartly_event_id", "event_type", "connection", "source", "status",
-                    "received_at", "dispatched_at")
+    list_display = (
+        "cartly_event_id",
+        "event_type",
+        "connection",
+        "source",
+        "status",
+        "received_at",
+        "dispatched_at",
+    )
     list_filter = ("status", "source", "event_type")
     search_fields = ("cartly_event_id", "object_id")
     readonly_fields = [f.name for f in Event._meta.fields]
@@ -93,15 +121,32 @@ class StepRunInline(admin.TabularInline):
     model = StepRun
     extra = 0
     can_delete = False
-    fields = ("position", "key", "operation", "status", "attempts", "status_code", "error",
-              "rendered_input", "output", "duration_ms")
+    fields = (
+        "position",
+        "key",
+        "operation",
+        "status",
+        "attempts",
+        "status_code",
+        "error",
+        "rendered_input",
+        "output",
+        "duration_ms",
+    )
     readonly_fields = fields
 
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ("id", "recipe", "status", "recipe_version", "created_at", "finished_at",
-                    "failure_reason")
+    list_display = (
+        "id",
+        "recipe",
+        "status",
+        "recipe_version",
+        "created_at",
+        "finished_at",
+        "failure_reason",
+    )
     list_filter = ("status", "recipe")
     search_fields = ("recipe__name", "event__cartly_event_id", "failure_reason")
     readonly_fields = [f.name for f in Run._meta.fields]

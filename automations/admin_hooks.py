@@ -11,8 +11,15 @@ from automations.models import RejectedDelivery
 
 @admin.register(RejectedDelivery)
 class RejectedDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("last_seen_at", "connection", "status_code", "error", "message",
-                    "event_type", "times_seen")
+    list_display = (
+        "last_seen_at",
+        "connection",
+        "status_code",
+        "error",
+        "message",
+        "event_type",
+        "times_seen",
+    )
     list_filter = ("status_code", "error", "event_type")
     search_fields = ("cartly_event_id", "body_sha256", "connection__shop_domain", "message")
     ordering = ("-last_seen_at",)

@@ -18,8 +18,22 @@ class SubscriptionRepairAdmin(admin.ModelAdmin):
 
 @admin.register(PollCursor)
 class PollCursorAdmin(admin.ModelAdmin):
-    list_display = ("connection", "resource", "kind", "since_id", "since_time",
-                    "last_polled_at", "last_error")
+    list_display = (
+        "connection",
+        "resource",
+        "kind",
+        "since_id",
+        "since_time",
+        "last_polled_at",
+        "last_error",
+    )
     list_filter = ("resource", "kind")
-    readonly_fields = ("connection", "resource", "kind", "created_at", "last_polled_at",
-                       "last_error", "leased_until")
+    readonly_fields = (
+        "connection",
+        "resource",
+        "kind",
+        "created_at",
+        "last_polled_at",
+        "last_error",
+        "leased_until",
+    )

@@ -36,7 +36,8 @@ def recipes_to_offer_back(connection: Connection) -> list[Recipe]:
     if not connection.is_active:
         return []
     return list(
-        live_recipes(connection).filter(off_by_disconnect=True, enabled=False)
+        live_recipes(connection)
+        .filter(off_by_disconnect=True, enabled=False)
         .order_by("name", "id")
     )
 

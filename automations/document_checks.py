@@ -33,8 +33,7 @@ IF_NOT_FOUND = ("halt", "continue")
 ON_ERROR = ("stop", "continue", "fallback")
 MODES = ("instant", "polling")
 
-DOCUMENT_KEYS = {"format", "name", "trigger", "mode", "filter", "steps",
-                 "turn_off_after_failures"}
+DOCUMENT_KEYS = {"format", "name", "trigger", "mode", "filter", "steps", "turn_off_after_failures"}
 STEP_KEYS = {
     "operation": {"key", "operation", "fields", "if_not_found", "on_error", "fallback"},
     "filter": {"key", "filter"},
@@ -95,8 +94,10 @@ class Checker:
             if parts[0] != "steps" or len(parts) < 2 or parts[1] in scope.visible:
                 continue
             if parts[1] in self.all_keys:
-                message = (f"Refers to steps.{parts[1]}, which runs at or after this step, "
-                           "or inside a loop or path this step is not in")
+                message = (
+                    f"Refers to steps.{parts[1]}, which runs at or after this step, "
+                    "or inside a loop or path this step is not in"
+                )
             else:
                 message = f"Refers to steps.{parts[1]}, but no step has that key"
             self.add(path, message)
@@ -116,8 +117,9 @@ class Checker:
             return False
         problems = render.validate_template(value)
         for problem in problems:
-            where = f"Line {problem.line}" + (f", column {problem.column}" if problem.column
-                                              else "")
+            where = f"Line {problem.line}" + (
+                f", column {problem.column}" if problem.column else ""
+            )
             self.add(path, f"{where}: {problem.message}")
         if not problems:
             self.refs(render.references(value), path, scope)
@@ -125,8 +127,15 @@ class Checker:
 
     # -- filters -----------------------------------------------------------------------------
 
-    def conditions_of(self, value: Any, path: str, scope: Scope, *, required: bool,
-                      allowed: frozenset[str] = frozenset({"match", "conditions"})) -> None:
+    def conditions_of(
+        self,
+        value: Any,
+        path: str,
+        scope: Scope,
+        *,
+        required: bool,
+        allowed: frozenset[str] = frozenset({"match", "conditions"}),
+    ) -> None:
         if not isinstance(value, dict):
             self.add(path, 'Must be an object: {"match": "all", "conditions": [...]}')
             return
@@ -153,8 +162,9 @@ class Checker:
         prefix = f"{path}." if path else ""
         for key in obj:
             if key not in allowed:
-                self.add(f"{prefix}{key}",
-                         f"Unknown key; expected one of {', '.join(sorted(allowed))}")
+                self.add(
+                    f"{prefix}{key}", f"Unknown key; expected one of {', '.join(sorted(allowed))}"
+                )
 
     # -- lists of steps ----------------------------------------------------------------------
 
@@ -183,8 +193,10 @@ class Checker:
     def key(self, step: dict, path: str) -> None:
         key = step.get("key")
         if not isinstance(key, str) or not STEP_KEY_PATTERN.match(key):
-            self.add(f"{path}.key",
-                     "Must be lower_snake_case (letters, digits, _; at most 64), e.g. customer")
+            self.add(
+                f"{path}.key",
+                "Must be lower_snake_case (letters, digits, _; at most 64), e.g. customer",
+            )
         elif key in self.seen:
             self.add(f"{path}.key", f"Another step already has the key {key!r}")
         else:
@@ -312,8 +324,9 @@ def check_trigger(doc: dict, checker: Checker) -> Trigger | None:
     if mode not in MODES:
         checker.add("mode", f"Must be one of {', '.join(MODES)}, not {mode!r}")
     elif mode == "polling" and not trigger.polls:
-        checker.add("mode", f"{trigger.label} needs the instant trigger: Cartly has no list "
-                            "to poll")
+        checker.add(
+            "mode", f"{trigger.label} needs the instant trigger: Cartly has no list to poll"
+        )
     return trigger
 
 
@@ -334,14 +347,18 @@ def validate_document(doc: Any, max_name_length: int = 200) -> list[Problem]:
         checker.add("name", f"At most {max_name_length} characters")
     check_trigger(doc, checker)
     limit = doc.get("turn_off_after_failures")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
-                              or not 1 <= limit <= MAX_TURN_OFF_AFTER):
-        checker.add("turn_off_after_failures",
-                    f"Must be a whole number from 1 to {MAX_TURN_OFF_AFTER}, or null for never")
+    if limit is not None and (
+        not isinstance(limit, int)
+        or isinstance(limit, bool)
+        or not 1 <= limit <= MAX_TURN_OFF_AFTER
+    ):
+        checker.add(
+            "turn_off_after_failures",
+            f"Must be a whole number from 1 to {MAX_TURN_OFF_AFTER}, or null for never",
+        )
     if "filter" in doc:  # it runs before any step, so no step's output can be used yet
         checker.conditions_of(doc["filter"], "filter", Scope(), required=False)
     checker.steps(doc.get("steps", []), "steps", Scope())
     if checker.total > MAX_TOTAL_STEPS:
         checker.add("steps", f"At most {MAX_TOTAL_STEPS} steps in all; this has {checker.total}")
     return checker.problems
-

@@ -25,10 +25,15 @@ def _loop(checker, step: dict, path: str, scope) -> list[str]:
     checker.unknown(spec, {"over", "max_items"}, f"{path}.loop")
     checker.field_path(spec.get("over"), f"{path}.loop.over", scope)
     cap = spec.get("max_items")
-    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool)
-                            or not 1 <= cap <= flow.MAX_LOOP_ITEMS_CEILING):
-        checker.add(f"{path}.loop.max_items",
-                    f"Must be a whole number from 1 to {flow.MAX_LOOP_ITEMS_CEILING}")
+    if cap is not None and (
+        not isinstance(cap, int)
+        or isinstance(cap, bool)
+        or not 1 <= cap <= flow.MAX_LOOP_ITEMS_CEILING
+    ):
+        checker.add(
+            f"{path}.loop.max_items",
+            f"Must be a whole number from 1 to {flow.MAX_LOOP_ITEMS_CEILING}",
+        )
     if scope.in_loop:
         checker.add(f"{path}.loop", "A loop cannot stand inside another loop")
     if not step.get("steps"):
@@ -59,7 +64,7 @@ def _paths(checker, step: dict, path: str, scope) -> list[str]:
     for i, branch in enumerate(branches):
         bpath = f"{where}.branches[{i}]"
         if not isinstance(branch, dict):
-            checker.add(bpath, "Must be an object: {\"label\", \"conditions\", \"steps\"}")
+            checker.add(bpath, 'Must be an object: {"label", "conditions", "steps"}')
             continue
         checker.conditions_of(branch, bpath, scope, required=False, allowed=BRANCH_KEYS)
         if not isinstance(branch.get("label", ""), str):
@@ -91,8 +96,9 @@ def _delay(checker, step: dict, path: str, scope) -> list[str]:
     spec = step.get("delay")
     where = f"{path}.delay"
     if not isinstance(spec, dict) or len(DELAY_KEYS & set(spec)) != 1:
-        checker.add(where, 'Must be {"for": {"amount": 1, "unit": "hours"}} '
-                           'or {"until": "{{ trigger.… }}"}')
+        checker.add(
+            where, 'Must be {"for": {"amount": 1, "unit": "hours"}} or {"until": "{{ trigger.… }}"}'
+        )
         return []
     checker.unknown(spec, DELAY_KEYS, where)
     if "until" in spec:

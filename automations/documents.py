@@ -27,9 +27,20 @@ FORMAT = FORMATS[-1]
 EXPORT_FORMAT = "cartly-automations/recipes@1"
 MAX_NAME_LENGTH = Recipe._meta.get_field("name").max_length
 
-__all__ = ["FORMAT", "EXPORT_FORMAT", "MAX_STEPS", "Problem", "InvalidDocument",
-           "recipe_to_document", "document_for_version", "validate_document", "normalize",
-           "apply_document", "create_recipe", "save_version"]
+__all__ = [
+    "FORMAT",
+    "EXPORT_FORMAT",
+    "MAX_STEPS",
+    "Problem",
+    "InvalidDocument",
+    "recipe_to_document",
+    "document_for_version",
+    "validate_document",
+    "normalize",
+    "apply_document",
+    "create_recipe",
+    "save_version",
+]
 
 
 class InvalidDocument(ValueError):
@@ -124,9 +135,14 @@ def _normal_step(step: dict[str, Any]) -> dict[str, Any]:
         spec = step["paths"]
         item["paths"] = {
             "run": spec.get("run", "first"),
-            "branches": [{"label": b.get("label") or f"Path {i + 1}", **_normal_filter(b),
-                          "steps": [_normal_step(s) for s in b.get("steps") or []]}
-                         for i, b in enumerate(spec["branches"])],
+            "branches": [
+                {
+                    "label": b.get("label") or f"Path {i + 1}",
+                    **_normal_filter(b),
+                    "steps": [_normal_step(s) for s in b.get("steps") or []],
+                }
+                for i, b in enumerate(spec["branches"])
+            ],
         }
         if spec.get("otherwise"):
             item["paths"]["otherwise"] = [_normal_step(s) for s in spec["otherwise"]]
@@ -151,8 +167,12 @@ def normalize(doc: dict[str, Any]) -> dict[str, Any]:
 
 # --- writing a recipe -------------------------------------------------------------------------
 
-STEP_KINDS = {"filter": Step.Kind.FILTER, "loop": Step.Kind.LOOP, "paths": Step.Kind.PATHS,
-              "delay": Step.Kind.DELAY}
+STEP_KINDS = {
+    "filter": Step.Kind.FILTER,
+    "loop": Step.Kind.LOOP,
+    "paths": Step.Kind.PATHS,
+    "delay": Step.Kind.DELAY,
+}
 
 
 def _step_row(recipe: Recipe, position: int, step: dict[str, Any]) -> Step:
@@ -221,7 +241,8 @@ def create_recipe(owner, connection: Connection, doc: Any) -> Recipe:
 def save_version(recipe: Recipe) -> RecipeVersion:
     """Snapshot the recipe's rows as its current version (for editors that change rows)."""
     version, _ = RecipeVersion.objects.get_or_create(
-        recipe=recipe, version=recipe.version,
+        recipe=recipe,
+        version=recipe.version,
         defaults={"document": recipe_to_document(recipe)},
     )
     return version

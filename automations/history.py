@@ -123,8 +123,9 @@ def run_times(run: Run) -> RunTimes:
 def unfixed_failures(runs: QuerySet) -> QuerySet:
     """Failed runs that no run of the same event fixed since: a retry turns the run itself
     from failed into succeeded; a replay that succeeded is another run of the same event."""
-    fixed = Run.objects.filter(recipe_id=OuterRef("recipe_id"), event_id=OuterRef("event_id"),
-                               status=Run.Status.SUCCEEDED)
+    fixed = Run.objects.filter(
+        recipe_id=OuterRef("recipe_id"), event_id=OuterRef("event_id"), status=Run.Status.SUCCEEDED
+    )
     return runs.filter(status=Run.Status.FAILED).filter(~Exists(fixed))
 
 
@@ -132,13 +133,17 @@ def recent_failures(user, limit: int = 5) -> list[Run]:
     """The dashboard's failures: the newest failed runs that are still failures."""
     return list(
         unfixed_failures(runs_of(user))
-        .select_related("recipe").order_by("-created_at", "-id")[:limit]
+        .select_related("recipe")
+        .order_by("-created_at", "-id")[:limit]
     )
 
 
 def recipes_of(user) -> QuerySet:
-    return (Recipe.objects.filter(owner=user, deleted_at__isnull=True)
-            .select_related("connection").order_by("name", "id"))
+    return (
+        Recipe.objects.filter(owner=user, deleted_at__isnull=True)
+        .select_related("connection")
+        .order_by("name", "id")
+    )
 
 
 # --- the chart ------------------------------------------------------------------------------
@@ -156,10 +161,12 @@ def runs_per_day(user, today: date | None = None, days: int = CHART_DAYS) -> lis
     today = today or timezone.localdate()
     first = today - timedelta(days=days - 1)
     rows = (
-        runs_of(user).filter(created_at__gte=start_of(first),
-                             created_at__lt=start_of(today + timedelta(days=1)))
-        .annotate(day=TruncDate("created_at")).values("day", "status")
-        .annotate(n=Count("id")).order_by()
+        runs_of(user)
+        .filter(created_at__gte=start_of(first), created_at__lt=start_of(today + timedelta(days=1)))
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "status")
+        .annotate(n=Count("id"))
+        .order_by()
     )
     keys = [series[0] for series in CHART_SERIES]
     by_day = {first + timedelta(days=i): dict.fromkeys(keys, 0) for i in range(days)}
@@ -205,9 +212,15 @@ def _percent(n: int, top: int) -> float:
 def _segments(counts: dict, top: int) -> list[dict]:
     """Bottom to top, one box per status with runs that day."""
     return [
-        {"key": key, "label": label, "colour": colour, "n": counts[key],
-         "pct": _percent(counts[key], top)}
-        for key, label, colour in CHART_SERIES if counts[key]
+        {
+            "key": key,
+            "label": label,
+            "colour": colour,
+            "n": counts[key],
+            "pct": _percent(counts[key], top),
+        }
+        for key, label, colour in CHART_SERIES
+        if counts[key]
     ]
 
 
@@ -215,10 +228,17 @@ def build_chart(days: list[dict]) -> Chart:
     top = nice_max(max([d["total"] for d in days] + [1]))
     chart = Chart(top, total=sum(d["total"] for d in days))
     for d in days:
-        chart.bars.append({"day": d["day"], "total": d["total"], "counts": d["counts"],
-                           "segments": _segments(d["counts"], top)})
-    chart.legend = [{"key": key, "label": label, "colour": colour}
-                    for key, label, colour in CHART_SERIES]
+        chart.bars.append(
+            {
+                "day": d["day"],
+                "total": d["total"],
+                "counts": d["counts"],
+                "segments": _segments(d["counts"], top),
+            }
+        )
+    chart.legend = [
+        {"key": key, "label": label, "colour": colour} for key, label, colour in CHART_SERIES
+    ]
     values = (0, top // 2, top) if top > 1 else (0, top)
     chart.ticks = [{"value": value, "pct": _percent(value, top)} for value in values]
     chart.description = describe(days)
@@ -231,7 +251,10 @@ def describe(days: list[dict]) -> str:
     parts = [f"{total} run{'s' if total != 1 else ''} in all."]
     for d in days:
         if d["total"]:
-            counts = ", ".join(f"{d['counts'][key]} {label.lower()}"
-                               for key, label, _ in CHART_SERIES if d["counts"][key])
+            counts = ", ".join(
+                f"{d['counts'][key]} {label.lower()}"
+                for key, label, _ in CHART_SERIES
+                if d["counts"][key]
+            )
             parts.append(f"{d['day']:%b} {d['day'].day}: {counts}.")
     return " ".join(parts)

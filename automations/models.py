@@ -197,9 +197,7 @@ class Event(models.Model):
         MANUAL = "manual", "Test or sample"
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="events")
-    subscription = models.ForeignKey(
-        Subscription, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    subscription = models.ForeignKey(Subscription, null=True, blank=True, on_delete=models.SET_NULL)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEBHOOK)
     cartly_event_id = models.CharField(max_length=64)
     event_type = models.CharField(max_length=40)
@@ -221,9 +219,7 @@ class Event(models.Model):
             models.UniqueConstraint(
                 fields=["connection", "cartly_event_id"], name="one_row_per_cartly_event"
             ),
-            models.UniqueConstraint(
-                fields=["connection", "dedupe_key"], name="one_row_per_change"
-            ),
+            models.UniqueConstraint(fields=["connection", "dedupe_key"], name="one_row_per_change"),
         ]
         indexes = [
             models.Index(

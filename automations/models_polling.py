@@ -60,9 +60,7 @@ class SeenLevel(models.Model):
     connection and event type; it goes when the connection goes.
     """
 
-    connection = models.ForeignKey(
-        Connection, on_delete=models.CASCADE, related_name="seen_levels"
-    )
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="seen_levels")
     event_type = models.CharField(max_length=40)  # e.g. "inventory_level.updated"
     object_id = models.CharField(max_length=64)  # e.g. the variant's id
     value = models.BigIntegerField()

@@ -139,8 +139,16 @@ def polling_needs() -> dict[Listing, Need]:
     recipes = list(
         Recipe.objects.filter(
             enabled=True, paused_reason="", connection__status=Connection.Status.ACTIVE
-        ).only("id", "connection_id", "trigger", "event_type", "mode", "enabled",
-               "paused_reason", "updated_at")
+        ).only(
+            "id",
+            "connection_id",
+            "trigger",
+            "event_type",
+            "mode",
+            "enabled",
+            "paused_reason",
+            "updated_at",
+        )
     )
     subscriptions = {
         (s.connection_id, s.event_type): s
@@ -222,9 +230,14 @@ def store_polled(connection_id: int, event_type: str, obj: dict) -> Event | None
     if key is None:
         return None
     event = Event(
-        connection_id=connection_id, source=Event.Source.POLL, cartly_event_id=poll_event_id(key),
-        event_type=event_type, object_id=object_id(event_type, obj)[:MAX_EVENT_ID_LENGTH],
-        dedupe_key=key, payload=obj, status=Event.Status.RECEIVED,
+        connection_id=connection_id,
+        source=Event.Source.POLL,
+        cartly_event_id=poll_event_id(key),
+        event_type=event_type,
+        object_id=object_id(event_type, obj)[:MAX_EVENT_ID_LENGTH],
+        dedupe_key=key,
+        payload=obj,
+        status=Event.Status.RECEIVED,
         occurred_at=object_time(obj, "updated_at"),
     )
     try:
@@ -276,8 +289,10 @@ def _cursor(listing: Listing, start: datetime) -> tuple[PollCursor, bool]:
     try:
         with transaction.atomic():
             return PollCursor.objects.create(
-                connection_id=listing.connection_id, resource=listing.resource,
-                kind=listing.kind, since_time=start,
+                connection_id=listing.connection_id,
+                resource=listing.resource,
+                kind=listing.kind,
+                since_time=start,
             ), True
     except IntegrityError:  # another poller made it first: it is that one's tick
         return PollCursor.objects.get(
@@ -384,8 +399,10 @@ def poll_listing(listing: Listing, since: dict[str, datetime]) -> int:
     else:
         progress = _read(connection, cursor, since)
     PollCursor.objects.filter(pk=cursor.pk, leased_until=lease_end).update(
-        since_id=progress.since_id, since_time=progress.since_time,
-        last_error=cursor.last_error, leased_until=None,
+        since_id=progress.since_id,
+        since_time=progress.since_time,
+        last_error=cursor.last_error,
+        leased_until=None,
     )
     return progress.stored
 

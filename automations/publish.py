@@ -21,7 +21,10 @@ def publish(task_name: str, *args, countdown: float | None = None) -> bool:
     """Send one task by name now; False (and a log line) if the broker would not take it."""
     try:
         app.send_task(
-            task_name, args=args, countdown=countdown, retry=False  # the sweep retries
+            task_name,
+            args=args,
+            countdown=countdown,
+            retry=False,  # the sweep retries
         )
     except Exception as exc:  # noqa: BLE001 - any broker failure is the sweep's to fix
         log.warning("could not publish %s: %s", task_name, type(exc).__name__)
@@ -42,7 +45,7 @@ def publish_batches(batches: dict[str, list[int]]) -> bool:
     size = settings.ENGINE_STEP_BATCH_SIZE
     for operation, ids in batches.items():
         for start in range(0, len(ids), size):
-            if not publish(operation_task_name(operation), ids[start:start + size]):
+            if not publish(operation_task_name(operation), ids[start : start + size]):
                 return False
     return True
 

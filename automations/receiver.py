@@ -226,8 +226,12 @@ def receive(token: str, body: bytes, headers: Headers) -> Reply:
         log.info("REST Hook delivery refused (%s): %s", rejected.status, rejected.error)
         if signed and rejected.status != HTTPStatus.GONE:  # 410 is what we asked for
             refusal = receiver_rejects.Refusal(
-                rejected.status, rejected.error, rejected.message,
-                headers.webhook_id, headers.shop_domain, headers.content_type,
+                rejected.status,
+                rejected.error,
+                rejected.message,
+                headers.webhook_id,
+                headers.shop_domain,
+                headers.content_type,
             )
             receiver_rejects.keep(target, body, refusal)
         return rejected.reply()

@@ -61,14 +61,17 @@ def _our_hooks(connection: Connection) -> dict[str, dict]:
 
     hooks = tokens.call(connection, listing)
     others = Subscription.objects.exclude(connection=connection)
-    taken_tokens = set(others.filter(
-        token__in=[hook_token(h["url"]) for h in hooks]
-    ).values_list("token", flat=True))
-    taken_ids = set(others.filter(
-        remote_id__in=[h["id"] for h in hooks]
-    ).values_list("remote_id", flat=True))
+    taken_tokens = set(
+        others.filter(token__in=[hook_token(h["url"]) for h in hooks]).values_list(
+            "token", flat=True
+        )
+    )
+    taken_ids = set(
+        others.filter(remote_id__in=[h["id"] for h in hooks]).values_list("remote_id", flat=True)
+    )
     return {
-        h["id"]: h for h in hooks
+        h["id"]: h
+        for h in hooks
         if h["id"] not in taken_ids and hook_token(h["url"]) not in taken_tokens
     }
 
@@ -121,8 +124,14 @@ def _remove_orphans(connection: Connection, hooks: dict[str, dict]) -> list[Subs
         except NotFound:
             continue  # someone else removed it first
         events = ", ".join(hook.get("events") or [])
-        repairs.append(_record(connection, events, Action.REMOVED_ORPHAN,
-                               f"Removed notification {hook_id}, which no recipe uses."))
+        repairs.append(
+            _record(
+                connection,
+                events,
+                Action.REMOVED_ORPHAN,
+                f"Removed notification {hook_id}, which no recipe uses.",
+            )
+        )
     return repairs
 
 
@@ -130,13 +139,17 @@ def _replace(connection: Connection, subscription: Subscription) -> list[Subscri
     """Retire a row whose hook vanished; register a fresh one if recipes still need it."""
     retired = Subscription.objects.filter(
         pk=subscription.pk, status=Subscription.Status.ACTIVE, remote_id=subscription.remote_id
-    ).update(status=Subscription.Status.DELETED, status_reason=VANISHED_REASON,
-             next_attempt_at=None)
+    ).update(
+        status=Subscription.Status.DELETED, status_reason=VANISHED_REASON, next_attempt_at=None
+    )
     if not retired:
         return []  # another reconciliation (or a disable) got to it first
     event_type = subscription.event_type
     recipe = Recipe.objects.filter(
-        connection=connection, event_type=event_type, enabled=True, paused_reason="",
+        connection=connection,
+        event_type=event_type,
+        enabled=True,
+        paused_reason="",
         mode=Recipe.Mode.INSTANT,
     ).first()
     gone = f"Notification {subscription.remote_id} was no longer at Cartly."
@@ -145,13 +158,22 @@ def _replace(connection: Connection, subscription: Subscription) -> list[Subscri
     enable_recipe(recipe)  # registers the fresh subscription before we read what we missed
     fresh = Subscription.objects.filter(LIVE, connection=connection, event_type=event_type)
     state = fresh.values_list("status", flat=True).first() or "missing"
-    repairs = [_record(connection, event_type, Action.RECREATED,
-                       f"{gone} A new one was asked for ({state}).")]
+    repairs = [
+        _record(
+            connection, event_type, Action.RECREATED, f"{gone} A new one was asked for ({state})."
+        )
+    ]
     since = subscription.last_delivery_at or subscription.created_at
     caught_up = catch_up(connection, event_type, since)
     if caught_up is not None:
-        repairs.append(_record(connection, event_type, Action.CAUGHT_UP,
-                               f"{caught_up} event(s) found that happened while it was missing."))
+        repairs.append(
+            _record(
+                connection,
+                event_type,
+                Action.CAUGHT_UP,
+                f"{caught_up} event(s) found that happened while it was missing.",
+            )
+        )
     return repairs
 
 
@@ -196,7 +218,12 @@ def _create_missing(connection: Connection) -> list[SubscriptionRepair]:
         if recipe is None:
             continue
         enable_recipe(recipe)
-        repairs.append(_record(connection, event_type, Action.CREATED,
-                               "Running recipes needed a notification that had no record: "
-                               "asked Cartly for one."))
+        repairs.append(
+            _record(
+                connection,
+                event_type,
+                Action.CREATED,
+                "Running recipes needed a notification that had no record: asked Cartly for one.",
+            )
+        )
     return repairs

@@ -28,23 +28,27 @@ MAX_INLINE_PUBLISHES = 500
 def resume_connection(connection: Connection) -> dict[str, int]:
     """Unpause recipes, re-sync subscriptions and restart parked steps; counts of each."""
     # updated_at is left alone: polling resumes from its cursor, not from now.
-    recipes = Recipe.objects.filter(connection=connection, enabled=True).exclude(
-        paused_reason=""
-    ).update(paused_reason="")
+    recipes = (
+        Recipe.objects.filter(connection=connection, enabled=True)
+        .exclude(paused_reason="")
+        .update(paused_reason="")
+    )
     subscription_ids = list(
-        Subscription.objects.filter(connection=connection, status__in=REGISTERING)
-        .values_list("id", flat=True)
+        Subscription.objects.filter(connection=connection, status__in=REGISTERING).values_list(
+            "id", flat=True
+        )
     )
     # Only failed rows are made due at once: a pending row may be in a worker's hands now.
-    Subscription.objects.filter(
-        pk__in=subscription_ids, status=Subscription.Status.FAILED
-    ).update(next_attempt_at=None)
+    Subscription.objects.filter(pk__in=subscription_ids, status=Subscription.Status.FAILED).update(
+        next_attempt_at=None
+    )
     broker_up = _publish_all((SYNC_SUBSCRIPTION, pk) for pk in subscription_ids)
     if broker_up:
         publish(RECONCILE_CONNECTION, connection.pk)  # hooks may have gone while cut off
     paused = StepRun.objects.filter(
         Q(wait_kind=StepRun.WaitKind.RECONNECT) | Q(error__startswith=PAUSED_PREFIX),
-        run__recipe__connection=connection, status=StepRun.Status.WAITING,
+        run__recipe__connection=connection,
+        status=StepRun.Status.WAITING,
         next_attempt_at__isnull=True,
     )
     steps = list(paused.values_list("id", "operation"))

@@ -53,7 +53,7 @@ def waiting_step(rows: list[StepRun]) -> StepRun | None:
 
 
 def describe(row: StepRun) -> str:
-    """"step 2 (discount)" or "step 2, item 3, step 1 (restock)", for sentences."""
+    """ "step 2 (discount)" or "step 2, item 3, step 1 (restock)", for sentences."""
     text = walk.describe(row.where, row.key)
     return text[:1].lower() + text[1:]
 
@@ -167,9 +167,14 @@ def fixed_by(run: Run) -> Run | None:
     """A later run of the same event and recipe that succeeded: this failure is fixed."""
     if run.status != Run.Status.FAILED:
         return None
-    return (Run.objects.filter(recipe_id=run.recipe_id, event_id=run.event_id,
-                               status=Run.Status.SUCCEEDED)
-            .exclude(pk=run.pk).order_by("created_at", "id").first())
+    return (
+        Run.objects.filter(
+            recipe_id=run.recipe_id, event_id=run.event_id, status=Run.Status.SUCCEEDED
+        )
+        .exclude(pk=run.pk)
+        .order_by("created_at", "id")
+        .first()
+    )
 
 
 def offer(run: Run, rows: list[StepRun]) -> Offer:
@@ -211,8 +216,10 @@ def retry_now(run: Run) -> StepRun:
 
 def not_now_reason(wait: Wait) -> str:
     if wait.kind == StepRun.WaitKind.CIRCUIT:
-        return (f"{wait.service} keeps failing, so every step of this shop waits for it "
-                "together and goes on as soon as it answers again.")
+        return (
+            f"{wait.service} keeps failing, so every step of this shop waits for it "
+            "together and goes on as soon as it answers again."
+        )
     if wait.kind == StepRun.WaitKind.RECONNECT:
         return "The shop needs reconnecting first; the run goes on once you reconnect it."
     return "A delay waits until its time; cancel the run if it should not go on."
@@ -221,8 +228,9 @@ def not_now_reason(wait: Wait) -> str:
 def cancel(run: Run) -> bool:
     """Stop a waiting run for good; NotNow (with the reason) when it is not waiting."""
     if run.status != Run.Status.WAITING:
-        raise NotNow("Only a waiting run can be canceled; this one is "
-                     f"{run.get_status_display().lower()}.")
+        raise NotNow(
+            f"Only a waiting run can be canceled; this one is {run.get_status_display().lower()}."
+        )
     return replay.cancel_run(run)
 
 
@@ -232,9 +240,15 @@ def cancel(run: Run) -> bool:
 def waiting_on_service(user, circuits: dict, limit: int) -> list[Wait]:
     """The user's runs held by a failing Cartly (or other system): retries and open circuits,
     the longest-waiting first (one query; `circuits` from open_circuits)."""
-    steps = (StepRun.objects.filter(run__recipe__owner=user, status=StepRun.Status.WAITING,
-                                    run__status=Run.Status.WAITING,
-                                    wait_kind__in=WAITS_FOR_SERVICE)
-             .select_related("run__recipe__connection").order_by("first_attempt_at", "id"))
+    steps = (
+        StepRun.objects.filter(
+            run__recipe__owner=user,
+            status=StepRun.Status.WAITING,
+            run__status=Run.Status.WAITING,
+            wait_kind__in=WAITS_FOR_SERVICE,
+        )
+        .select_related("run__recipe__connection")
+        .order_by("first_attempt_at", "id")
+    )
     waits = [wait_of(step.run, [step], circuits) for step in steps[:limit]]
     return [wait for wait in waits if wait is not None]

@@ -42,7 +42,8 @@ def on_recipe_tripped(sender, recipe_id: int, **kwargs) -> None:
         return
     subscriptions.disable_recipe(recipe)
     Recipe.objects.filter(pk=recipe_id).update(
-        paused_reason=f"Switched off after {recipe.consecutive_failures} failed runs in a row.")
+        paused_reason=f"Switched off after {recipe.consecutive_failures} failed runs in a row."
+    )
 
 
 @receiver(hooks_owned_by, dispatch_uid="automations.hooks_owned_by")

@@ -128,7 +128,9 @@ def enable_recipe(recipe: Recipe) -> Recipe:
         recipe.enabled, recipe.off_by_disconnect = True, False
         recipe.paused_reason = _pause_reason(connection_status)
         Recipe.objects.filter(pk=recipe.pk).update(
-            enabled=True, paused_reason=recipe.paused_reason, off_by_disconnect=False,
+            enabled=True,
+            paused_reason=recipe.paused_reason,
+            off_by_disconnect=False,
             updated_at=timezone.now(),
         )
         subscription = None
@@ -372,7 +374,9 @@ def connection_disconnected(connection: Connection) -> None:
         )
         # Marked, so that reconnecting can offer exactly these back (automations/disconnects.py).
         Recipe.objects.filter(connection=connection, enabled=True).update(
-            enabled=False, paused_reason=DISCONNECTED_PAUSE, off_by_disconnect=True,
+            enabled=False,
+            paused_reason=DISCONNECTED_PAUSE,
+            off_by_disconnect=True,
             updated_at=timezone.now(),
         )
 

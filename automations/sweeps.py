@@ -47,7 +47,8 @@ def sweep_events(limit: int = SWEEP_BATCH) -> list[int]:
     cutoff = timezone.now() - timedelta(seconds=settings.SWEEP_EVENT_AFTER_SECONDS)
     ids = list(
         Event.objects.filter(status=Event.Status.RECEIVED, received_at__lt=cutoff)
-        .order_by("received_at").values_list("id", flat=True)[:limit]
+        .order_by("received_at")
+        .values_list("id", flat=True)[:limit]
     )
     return dispatch_isolating_failures(ids)
 
@@ -61,7 +62,8 @@ def sweep_runs(limit: int = SWEEP_BATCH) -> list[int]:
     ids = list(
         Run.objects.filter(status__in=Run.UNFINISHED, created_at__lt=now - stuck_after())
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .order_by("created_at").values_list("id", flat=True)[:limit]
+        .order_by("created_at")
+        .values_list("id", flat=True)[:limit]
     )
     nudged = []
     for run_id in ids:
@@ -74,7 +76,8 @@ def sweep_runs(limit: int = SWEEP_BATCH) -> list[int]:
 def _unstick(run_id: int, now: datetime) -> bool:
     """Walk one stalled run and do what its rows say; whether anything was done."""
     claimed = Run.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), pk=run_id,
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        pk=run_id,
         status__in=Run.UNFINISHED,
     ).update(attempts=F("attempts") + 1, next_attempt_at=now + stuck_after())
     if not claimed:
@@ -103,8 +106,11 @@ def _steps(info) -> list[dict]:
 
 def _give_up(info, row: walk.Row, now: datetime) -> None:
     StepRun.objects.filter(pk=row.id).update(
-        status=StepRun.Status.FAILED, error="This step never finished.", finished_at=now,
-        next_attempt_at=None)
+        status=StepRun.Status.FAILED,
+        error="This step never finished.",
+        finished_at=now,
+        next_attempt_at=None,
+    )
     attempts = Run.objects.values_list("attempts", flat=True).get(pk=info.id) - 1
     reason = f"{walk.describe(row.where, row.key)} stalled {attempts} times and was given up."
     advance.finish_runs([(info, walk.FAILED, reason)], now)

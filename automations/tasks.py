@@ -21,8 +21,11 @@ from connectors import registry
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 # Retries of a task that met a database error: about two minutes of backoff in all.
 RETRY_OPTIONS = {
-    "autoretry_for": DATABASE_ERRORS, "retry_backoff": 1, "retry_backoff_max": 30,
-    "retry_jitter": True, "max_retries": 8,
+    "autoretry_for": DATABASE_ERRORS,
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": 8,
 }
 
 
@@ -43,7 +46,8 @@ def _make_operation_task(operation_key: str):
         return execute_batch(ids)
 
     run_operation.__doc__ = (
-        f"Run a batch of {operation_key} steps (each claimed first; see module doc).")
+        f"Run a batch of {operation_key} steps (each claimed first; see module doc)."
+    )
     return run_operation
 
 

@@ -28,8 +28,11 @@ def live(recipes: QuerySet) -> QuerySet:
 
 
 def trashed_of(owner) -> QuerySet:
-    return Recipe.objects.filter(owner=owner, deleted_at__isnull=False).select_related(
-        "connection").order_by("-deleted_at", "-id")
+    return (
+        Recipe.objects.filter(owner=owner, deleted_at__isnull=False)
+        .select_related("connection")
+        .order_by("-deleted_at", "-id")
+    )
 
 
 def purge_date(recipe: Recipe):
@@ -66,7 +69,8 @@ def purge_expired(now=None, limit: int = PURGE_BATCH) -> int:
     cutoff = (now or timezone.now()) - timedelta(days=settings.TRASH_RETENTION_DAYS)
     ids = list(
         Recipe.objects.filter(deleted_at__lt=cutoff, enabled=False)
-        .order_by("deleted_at").values_list("id", flat=True)[:limit]
+        .order_by("deleted_at")
+        .values_list("id", flat=True)[:limit]
     )
     if not ids:
         return 0

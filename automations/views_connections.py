@@ -48,8 +48,10 @@ def repairs_of(connection: Connection) -> tuple[list[str], list[list]] | None:
     else:
         return None
     columns = [
-        f for f in model._meta.concrete_fields
-        if not f.is_relation and f.name != "id"
+        f
+        for f in model._meta.concrete_fields
+        if not f.is_relation
+        and f.name != "id"
         and not any(word in f.name for word in HIDDEN_FIELD_WORDS)
     ]
     latest = rows.order_by("-pk")[:REPAIRS_SHOWN]
@@ -77,19 +79,24 @@ def connection_detail(request, pk: int):
         "status", "event_type", "-id"
     )
     recipes = Recipe.objects.filter(connection=connection, deleted_at__isnull=True).order_by(
-        "name", "id")
+        "name", "id"
+    )
     repairs = repairs_of(connection)
-    return render(request, "automations/connection_detail.html", {
-        "connection": connection,
-        "subscriptions": [s for s in subscriptions if s.status != Subscription.Status.DELETED],
-        "removed": [s for s in subscriptions if s.status == Subscription.Status.DELETED],
-        "recipes": recipes,
-        "offer_back": disconnects.recipes_to_offer_back(connection),
-        "repairs_available": repairs is not None,
-        "repair_columns": repairs[0] if repairs else [],
-        "repairs": repairs[1] if repairs else [],
-        **delivery_problems(connection),
-    })
+    return render(
+        request,
+        "automations/connection_detail.html",
+        {
+            "connection": connection,
+            "subscriptions": [s for s in subscriptions if s.status != Subscription.Status.DELETED],
+            "removed": [s for s in subscriptions if s.status == Subscription.Status.DELETED],
+            "recipes": recipes,
+            "offer_back": disconnects.recipes_to_offer_back(connection),
+            "repairs_available": repairs is not None,
+            "repair_columns": repairs[0] if repairs else [],
+            "repairs": repairs[1] if repairs else [],
+            **delivery_problems(connection),
+        },
+    )
 
 
 def _owned(request, pk: int) -> Connection:
@@ -101,18 +108,26 @@ def disconnect(request, pk: int):
     """GET: what a disconnect will switch off; POST: do it (connectors.connections.disconnect)."""
     connection = _owned(request, pk)
     if request.method != "POST":
-        return render(request, "automations/connection_disconnect.html", {
-            "connection": connection,
-            "stopping": disconnects.recipes_a_disconnect_would_stop(connection),
-        })
+        return render(
+            request,
+            "automations/connection_disconnect.html",
+            {
+                "connection": connection,
+                "stopping": disconnects.recipes_a_disconnect_would_stop(connection),
+            },
+        )
     if connection.status == Connection.Status.DISCONNECTED:
         messages.info(request, f"{connection.shop_name} is already disconnected.")
         return redirect("connection_detail", pk=connection.pk)
     stopped, problems = disconnects.disconnect(connection)
     for problem in problems:
         messages.warning(request, problem)
-    turned = f" Switched off {len(stopped)} recipe{'s' * (len(stopped) != 1)}; reconnect " \
-             "the shop to get them back in one click." if stopped else ""
+    turned = (
+        f" Switched off {len(stopped)} recipe{'s' * (len(stopped) != 1)}; reconnect "
+        "the shop to get them back in one click."
+        if stopped
+        else ""
+    )
     messages.success(request, f"Disconnected {connection.shop_name}. Its history is kept.{turned}")
     return redirect("connectors:list")
 

@@ -19,13 +19,17 @@ def dashboard(request):
     days = history.runs_per_day(user)
     connections = list(Connection.objects.filter(owner=user))
     circuits = run_page.open_circuits([c.shop_id for c in connections])
-    return render(request, "automations/dashboard.html", {
-        "connections": [(c, circuits.get(c.shop_id)) for c in connections],
-        "recipes": history.recipes_of(user),
-        "chart": history.build_chart(days),
-        "days": days,
-        "failures": history.recent_failures(user),
-        "waiting": run_page.waiting_on_service(user, circuits, WAITING_SHOWN),
-        "email_form": None if user.email else EmailForm(),
-        "email_confirmed": is_confirmed(user),
-    })
+    return render(
+        request,
+        "automations/dashboard.html",
+        {
+            "connections": [(c, circuits.get(c.shop_id)) for c in connections],
+            "recipes": history.recipes_of(user),
+            "chart": history.build_chart(days),
+            "days": days,
+            "failures": history.recent_failures(user),
+            "waiting": run_page.waiting_on_service(user, circuits, WAITING_SHOWN),
+            "email_form": None if user.email else EmailForm(),
+            "email_confirmed": is_confirmed(user),
+        },
+    )

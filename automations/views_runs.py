@@ -24,16 +24,22 @@ RUNS_PER_PAGE = 25
 
 
 class RunFilterForm(forms.Form):
-    recipe = forms.ModelChoiceField(queryset=Recipe.objects.none(), required=False,
-                                    empty_label="All recipes")
+    recipe = forms.ModelChoiceField(
+        queryset=Recipe.objects.none(), required=False, empty_label="All recipes"
+    )
     status = forms.ChoiceField(choices=[("", "Any status"), *Run.Status.choices], required=False)
-    since = forms.DateField(required=False, label="From",
-                            widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To",
-                            widget=forms.DateInput(attrs={"type": "date"}))
-    q = forms.CharField(required=False, max_length=200, label="Order number or email",
-                        widget=forms.TextInput(attrs={"type": "search",
-                                                      "placeholder": "1001 or ana@example.com"}))
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Order number or email",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "1001 or ana@example.com"}),
+    )
 
     def __init__(self, user, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,8 +55,11 @@ class RunFilterForm(forms.Form):
         data = self.cleaned_data
         recipe = data.get("recipe")
         return history.RunFilters(
-            recipe_id=recipe.pk if recipe else None, status=data.get("status") or "",
-            since=data.get("since"), until=data.get("until"), q=data.get("q") or "",
+            recipe_id=recipe.pk if recipe else None,
+            status=data.get("status") or "",
+            since=data.get("since"),
+            until=data.get("until"),
+            q=data.get("q") or "",
         )
 
 
@@ -59,20 +68,30 @@ def run_list(request):
     form = RunFilterForm(request.user, request.GET or None)
     runs = history.filter_runs(request.user, form.filters())
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [(run, {**history.run_summary(run), "times": history.run_times(run)})
-            for run in page.object_list]
+    rows = [
+        (run, {**history.run_summary(run), "times": history.run_times(run)})
+        for run in page.object_list
+    ]
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "automations/runs/run_list.html", {
-        "form": form, "page": page, "rows": rows, "query": query.urlencode(),
-        "filtered": any(v for k, v in request.GET.items() if k != "page"),
-    })
+    return render(
+        request,
+        "automations/runs/run_list.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "query": query.urlencode(),
+            "filtered": any(v for k, v in request.GET.items() if k != "page"),
+        },
+    )
 
 
 def owned_run(request, pk: int) -> Run:
     return get_object_or_404(
         Run.objects.select_related("recipe", "event", "replay_of"),
-        pk=pk, recipe__owner=request.user,
+        pk=pk,
+        recipe__owner=request.user,
     )
 
 
@@ -94,24 +113,32 @@ def pretty(value) -> str:
 
 def attempt_view(attempt) -> dict:
     """An earlier attempt as the page lists it: its input, and Cartly's answer or the error."""
-    return {"attempt": attempt, "input": pretty(attempt.rendered_input),
-            "answer": pretty(attempt.output), "when": attempt.started_at or attempt.finished_at}
+    return {
+        "attempt": attempt,
+        "input": pretty(attempt.rendered_input),
+        "answer": pretty(attempt.output),
+        "when": attempt.started_at or attempt.finished_at,
+    }
 
 
 def step_view(step: StepRun, entry: run_tree.Entry | None = None) -> dict:
     fields = step.error_fields if isinstance(step.error_fields, dict) else {}
     return {
-        "step": step, "label": operation_label(step.operation, step.kind),
-        "input": pretty(step.rendered_input), "output": pretty(step.output),
-        "field_errors": [(name, msgs if isinstance(msgs, list) else [msgs])
-                         for name, msgs in fields.items()],
+        "step": step,
+        "label": operation_label(step.operation, step.kind),
+        "input": pretty(step.rendered_input),
+        "output": pretty(step.output),
+        "field_errors": [
+            (name, msgs if isinstance(msgs, list) else [msgs]) for name, msgs in fields.items()
+        ],
         "dom_id": step.where.replace(".", "-"),
         "number": entry.number if entry else str(step.position + 1),
         "depth": entry.depth if entry else 0,
         "heading": entry.heading if entry else "",
         "attempts": [attempt_view(a) for a in (entry.attempts if entry else [])],
         "paths": step.output.get("branches") if step.kind == "paths" and step.output else None,
-        "otherwise": True if step.kind == "paths" and (step.output or {}).get("otherwise")
+        "otherwise": True
+        if step.kind == "paths" and (step.output or {}).get("otherwise")
         else None,
         "loop": step.output if step.kind == "loop" and isinstance(step.output, dict) else None,
         "until": _until(step),
@@ -130,12 +157,19 @@ def run_detail(request, pk: int):
     run = owned_run(request, pk)
     entries = run_tree.entries(run.pk)
     offer = run_page.offer(run, [entry.row for entry in entries])
-    return render(request, "automations/runs/run_detail.html", {
-        "run": run, "event": run.event, "payload": pretty(run.event.payload),
-        "steps": [step_view(entry.row, entry) for entry in entries],
-        "times": history.run_times(run), "offer": offer,
-        "replays": list(run.replays.order_by("-created_at", "-id")),
-    })
+    return render(
+        request,
+        "automations/runs/run_detail.html",
+        {
+            "run": run,
+            "event": run.event,
+            "payload": pretty(run.event.payload),
+            "steps": [step_view(entry.row, entry) for entry in entries],
+            "times": history.run_times(run),
+            "offer": offer,
+            "replays": list(run.replays.order_by("-created_at", "-id")),
+        },
+    )
 
 
 @login_required
@@ -144,8 +178,11 @@ def run_replay(request, pk: int):
     run = owned_run(request, pk)
     repeats = run_page.replay_repeats(run_page.ordered_rows(run))
     if repeats and request.POST.get("confirm") != "yes":
-        messages.error(request, "Nothing was replayed: tick the box to confirm that these "
-                                f"actions happen again: {'; '.join(repeats)}.")
+        messages.error(
+            request,
+            "Nothing was replayed: tick the box to confirm that these "
+            f"actions happen again: {'; '.join(repeats)}.",
+        )
         return redirect("runs:detail", pk=run.pk)
     use_current = request.POST.get("version") == run_page.CURRENT
     if use_current:
@@ -153,11 +190,17 @@ def run_replay(request, pk: int):
     try:
         new_run = replay_run(run, use_current_version=use_current)
     except RecipeVersion.DoesNotExist:
-        messages.error(request, "That version of the recipe is no longer stored, so it cannot "
-                                "be replayed. Try the current version.")
+        messages.error(
+            request,
+            "That version of the recipe is no longer stored, so it cannot "
+            "be replayed. Try the current version.",
+        )
         return redirect("runs:detail", pk=run.pk)
-    messages.success(request, f"Replaying run {run.pk} with version {new_run.recipe_version} "
-                              f"of “{run.recipe.name}”: this is the new run.")
+    messages.success(
+        request,
+        f"Replaying run {run.pk} with version {new_run.recipe_version} "
+        f"of “{run.recipe.name}”: this is the new run.",
+    )
     return redirect("runs:detail", pk=new_run.pk)
 
 
@@ -172,8 +215,11 @@ def run_retry(request, pk: int):
         messages.error(request, str(exc))
     else:
         run.refresh_from_db(fields=["recipe_version"])
-        messages.success(request, f"Retrying from {run_page.describe(step)} with version "
-                                  f"{run.recipe_version} of the recipe.")
+        messages.success(
+            request,
+            f"Retrying from {run_page.describe(step)} with version "
+            f"{run.recipe_version} of the recipe.",
+        )
     return redirect("runs:detail", pk=run.pk)
 
 

@@ -80,8 +80,9 @@ def _engine_functions():
     dispatch = getattr(
         importlib.import_module("automations.engine.dispatch"), "dispatch_event", None
     )
-    matching = getattr(importlib.import_module("automations.engine.match"), "matching_recipes",
-                       None)
+    matching = getattr(
+        importlib.import_module("automations.engine.match"), "matching_recipes", None
+    )
 
     def match(event):  # the engine matches a whole batch's (connection, event type) pairs
         return matching({(event.connection_id, event.event_type)})
@@ -177,8 +178,7 @@ def explain(event) -> str:
 
     from automations.engine.match import matching_query
 
-    sql, params = matching_query({(event.connection_id, event.event_type)}).query \
-        .sql_with_params()
+    sql, params = matching_query({(event.connection_id, event.event_type)}).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
             "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql, params

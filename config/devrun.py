@@ -46,10 +46,19 @@ def write_private(path: Path, data: dict) -> None:
 def seed_sandbox(engine_url: str) -> dict:
     """Seed the sandbox (idempotent), hand the engine its OAuth app; the merchant login."""
     answer = subprocess.run(
-        [*MANAGE, "sandbox_seed", SANDBOX_SETTINGS, "--redirect-uri",
-         f"{engine_url}/connections/cartly/callback/", "--env-file", str(VAR / "run.env"),
-         "--json"],
-        check=True, capture_output=True, text=True,
+        [
+            *MANAGE,
+            "sandbox_seed",
+            SANDBOX_SETTINGS,
+            "--redirect-uri",
+            f"{engine_url}/connections/cartly/callback/",
+            "--env-file",
+            str(VAR / "run.env"),
+            "--json",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     merchant = json.loads(answer.stdout)["merchant"]  # the client secret is not kept here
     login = {"username": merchant["username"], "password": merchant["password"]}
@@ -101,18 +110,25 @@ def banner(engine_url: str, sandbox_url: str, merchant: dict) -> str:
     demo = json.loads((VAR / "demo-login.json").read_text())
     admin = json.loads((VAR / "admin-login.json").read_text())
     rule = "=" * 72
-    return "\n".join([
-        "", rule, "  Cartly Automations is running. Log in with:", "",
-        f"  Engine (merchant pages)  {engine_url}/",
-        f"      {demo['username']} / {demo['password']}",
-        f"  Engine admin             {engine_url}/admin/",
-        f"      {admin['username']} / {admin['password']}",
-        f"  Sandbox shop (Cartly)    {sandbox_url}/",
-        f"      {merchant['username']} / {merchant['password']}",
-        "",
-        "  The logins are kept in var/demo-login.json, var/admin-login.json and",
-        "  var/merchant-login.json. Stop everything with Ctrl-C.", rule, "",
-    ])
+    return "\n".join(
+        [
+            "",
+            rule,
+            "  Cartly Automations is running. Log in with:",
+            "",
+            f"  Engine (merchant pages)  {engine_url}/",
+            f"      {demo['username']} / {demo['password']}",
+            f"  Engine admin             {engine_url}/admin/",
+            f"      {admin['username']} / {admin['password']}",
+            f"  Sandbox shop (Cartly)    {sandbox_url}/",
+            f"      {merchant['username']} / {merchant['password']}",
+            "",
+            "  The logins are kept in var/demo-login.json, var/admin-login.json and",
+            "  var/merchant-login.json. Stop everything with Ctrl-C.",
+            rule,
+            "",
+        ]
+    )
 
 
 def stop(processes: subprocess.Popen) -> None:
@@ -135,9 +151,20 @@ def main() -> int:
         bin_dir = Path(PYTHON).parent  # the Procfile's `python` and `celery` are the venv's
         env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
         processes = subprocess.Popen(
-            [str(bin_dir / "honcho"), "--env", str(VAR / "run.env"),
-             "--procfile", str(BASE_DIR / "Procfile"), "start"], cwd=BASE_DIR, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            [
+                str(bin_dir / "honcho"),
+                "--env",
+                str(VAR / "run.env"),
+                "--procfile",
+                str(BASE_DIR / "Procfile"),
+                "start",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
         )
         echo = Echo(processes.stdout)
         echo.start()

@@ -33,11 +33,13 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"
 _PUBLIC = urlsplit(PUBLIC_BASE_URL)
 # The public host is always allowed (Cartly and browsers use it); add others for health checks.
 ALLOWED_HOSTS = [
-    host for host in (*env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]"), _PUBLIC.hostname)
+    host
+    for host in (*env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]"), _PUBLIC.hostname)
     if host
 ]
 CSRF_TRUSTED_ORIGINS = [
-    *env_list("CSRF_TRUSTED_ORIGINS", ""), f"{_PUBLIC.scheme}://{_PUBLIC.netloc}"
+    *env_list("CSRF_TRUSTED_ORIGINS", ""),
+    f"{_PUBLIC.scheme}://{_PUBLIC.netloc}",
 ]
 
 # --- HTTPS and cookies: on unless DEBUG; each can be turned off for a TLS-terminating proxy ---
@@ -336,15 +338,18 @@ CARTLY_CIRCUIT_MAX_OPEN_SECONDS = env_float("CARTLY_CIRCUIT_MAX_OPEN_SECONDS", 6
 # worker (visibility timeout).
 if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < ENGINE_STEP_LEASE_SECONDS:
     raise ImproperlyConfigured(
-        "Keep CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < ENGINE_STEP_LEASE_SECONDS.")
+        "Keep CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < ENGINE_STEP_LEASE_SECONDS."
+    )
 # The longest countdown a message is sent with (subscription retries); longer waits are rows
 # with a time, started by beat.
 LONGEST_COUNTDOWN_SECONDS = 300
 if REDIS_URL and CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= max(
-        CELERY_TASK_TIME_LIMIT, LONGEST_COUNTDOWN_SECONDS):
+    CELERY_TASK_TIME_LIMIT, LONGEST_COUNTDOWN_SECONDS
+):
     raise ImproperlyConfigured(
         "Keep CELERY_VISIBILITY_TIMEOUT above CELERY_TASK_TIME_LIMIT and "
-        f"{LONGEST_COUNTDOWN_SECONDS} s (the longest countdown).")
+        f"{LONGEST_COUNTDOWN_SECONDS} s (the longest countdown)."
+    )
 # Starts every Idempotency-Key we send; stable per installation (derived from SECRET_KEY).
 IDEMPOTENCY_KEY_PREFIX = env_str(
     "IDEMPOTENCY_KEY_PREFIX", hashlib.sha256(SECRET_KEY.encode()).hexdigest()[:12]
@@ -393,8 +398,13 @@ LOGGING = {
     "filters": {"hide_hook_tokens": {"()": "config.log_filters.HideHookTokens"}},
     # A hook's path holds its secret token (config/log_filters.py): the filter rewrites the
     # record itself, so every handler after it sees the path without the token.
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
-                             "filters": ["hide_hook_tokens"]}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["hide_hook_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # runserver's access lines: through our handler, whose filter hides hook tokens.

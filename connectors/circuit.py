@@ -69,9 +69,9 @@ def _half_open(circuit: ShopCircuit, now: datetime) -> Gate:
 def record(shop_key: str, successes: int, failures: int, error: str, now: datetime) -> bool:
     """Count one batch's answers for a shop; True when this closed an open circuit."""
     if successes:
-        closed = ShopCircuit.objects.filter(shop_key=shop_key, state=ShopCircuit.State.OPEN
-                                            ).update(state=ShopCircuit.State.CLOSED, failures=0,
-                                                     probes=0, probe_at=None)
+        closed = ShopCircuit.objects.filter(shop_key=shop_key, state=ShopCircuit.State.OPEN).update(
+            state=ShopCircuit.State.CLOSED, failures=0, probes=0, probe_at=None
+        )
         ShopCircuit.objects.filter(shop_key=shop_key, failures__gt=0).update(failures=0)
         return bool(closed)
     if failures:
@@ -89,14 +89,19 @@ def _count_failures(shop_key: str, failures: int, error: str, now: datetime) -> 
     circuit.update(failures=F("failures") + failures, last_error=error)
     opened = circuit.filter(
         state=ShopCircuit.State.CLOSED, failures__gte=settings.CARTLY_CIRCUIT_FAILURES
-    ).update(state=ShopCircuit.State.OPEN, opened_at=now, probes=0,
-             probe_at=now + timedelta(seconds=_open_seconds(0)))
+    ).update(
+        state=ShopCircuit.State.OPEN,
+        opened_at=now,
+        probes=0,
+        probe_at=now + timedelta(seconds=_open_seconds(0)),
+    )
     if not opened:
         # Already open: this was a failed probe, so the next one waits longer.
         probes = circuit.filter(state=ShopCircuit.State.OPEN).values_list("probes", flat=True)
         for count in probes:
-            circuit.update(probes=count + 1,
-                           probe_at=now + timedelta(seconds=_open_seconds(count + 1)))
+            circuit.update(
+                probes=count + 1, probe_at=now + timedelta(seconds=_open_seconds(count + 1))
+            )
 
 
 def is_open(shop_key: str) -> ShopCircuit | None:

@@ -29,7 +29,7 @@ def hook_token(url: str) -> str | None:
     prefix = our_hook_prefix()
     if not isinstance(url, str) or not url.startswith(prefix):
         return None
-    return url[len(prefix):].strip("/") or None
+    return url[len(prefix) :].strip("/") or None
 
 
 def connect(owner, token: dict) -> Connection:
@@ -100,8 +100,10 @@ def disconnect(connection: Connection) -> list[str]:
             _remove_our_hooks(connection)
         except ConnectorError as exc:
             problems.append(f"Could not remove its notifications at Cartly: {exc}")
-    for token, hint in ((connection.refresh_token, "refresh_token"),
-                        (connection.access_token, "access_token")):
+    for token, hint in (
+        (connection.refresh_token, "refresh_token"),
+        (connection.access_token, "access_token"),
+    ):
         if token:
             try:
                 oauth.revoke(token, hint)

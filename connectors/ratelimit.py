@@ -89,8 +89,7 @@ def _take_database(key: str, rate: float, burst: float, want: int) -> tuple[int,
         if budget is None:
             try:
                 with transaction.atomic():
-                    budget = ShopBudget.objects.create(shop_key=key, tokens=burst,
-                                                       refilled_at=now)
+                    budget = ShopBudget.objects.create(shop_key=key, tokens=burst, refilled_at=now)
             except IntegrityError:  # made by a parallel caller: take from that one
                 budget = ShopBudget.objects.select_for_update().get(shop_key=key)
         tokens = _refill(budget, now, rate, burst)

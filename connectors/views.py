@@ -69,12 +69,13 @@ def callback(request):
         messages.error(request, problem)
         return redirect("connectors:list")
     # A shop connected again lands on its own page, which offers its recipes back.
-    cut_off = set(Connection.objects.filter(owner=request.user).exclude(
-        status=Connection.Status.ACTIVE).values_list("pk", flat=True))
+    cut_off = set(
+        Connection.objects.filter(owner=request.user)
+        .exclude(status=Connection.Status.ACTIVE)
+        .values_list("pk", flat=True)
+    )
     try:
-        token = oauth.exchange_code(
-            request.GET["code"], redirect_uri(), pending["verifier"]
-        )
+        token = oauth.exchange_code(request.GET["code"], redirect_uri(), pending["verifier"])
         connection = connections.connect(request.user, token)
     except ConnectorError as exc:
         log.info("cartly connect failed: %s", type(exc).__name__)

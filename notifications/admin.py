@@ -8,5 +8,13 @@ class NotificationAdmin(admin.ModelAdmin):
     list_display = ("sent_at", "kind", "user", "recipient", "subject")
     list_filter = ("kind",)
     search_fields = ("user__username", "recipient", "subject")
-    readonly_fields = ("user", "kind", "recipe", "connection", "run", "recipient", "subject",
-                       "sent_at")
+    readonly_fields = (
+        "user",
+        "kind",
+        "recipe",
+        "connection",
+        "run",
+        "recipient",
+        "subject",
+        "sent_at",
+    )

@@ -21,7 +21,10 @@ class Notification(models.Model):
         "automations.Recipe", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     connection = models.ForeignKey(
-        "connectors.Connection", null=True, blank=True, on_delete=models.SET_NULL,
+        "connectors.Connection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     run = models.ForeignKey(

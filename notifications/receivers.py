@@ -27,9 +27,7 @@ def on_connection_needs_reconnect(sender, connection, **kwargs) -> None:
     try:
         sending.notify_reconnect(connection)
     except Exception as exc:  # noqa: BLE001 - nor the request or task that found the 401
-        log.warning(
-            "could not email about connection %s: %s", connection.pk, type(exc).__name__
-        )
+        log.warning("could not email about connection %s: %s", connection.pk, type(exc).__name__)
 
 
 @receiver(recipe_tripped, dispatch_uid="notifications.recipe_tripped")

@@ -124,8 +124,9 @@ def notify_run_failed(run: Run) -> Notification | None:
         if sent_recently(Notification.Kind.RUN_FAILED, recipe_id=run.recipe_id):
             return None
         subject, body = run_failed_email(run)
-        return deliver(user, Notification.Kind.RUN_FAILED, subject, body,
-                       recipe=run.recipe, run=run)
+        return deliver(
+            user, Notification.Kind.RUN_FAILED, subject, body, recipe=run.recipe, run=run
+        )
 
 
 def reconnect_email(connection: Connection) -> tuple[str, str]:

@@ -45,8 +45,11 @@ def _send_confirmation(request) -> None:
 @require_POST
 def send_test(request):
     if not confirmation.is_confirmed(request.user):
-        messages.error(request, "Add and confirm an email address first: notifications are "
-                                "sent only to a confirmed address.")
+        messages.error(
+            request,
+            "Add and confirm an email address first: notifications are "
+            "sent only to a confirmed address.",
+        )
         return redirect("home")
     limit = throttles.over_limit(request, throttles.TEST_EMAIL_PER_USER)
     if limit is not None:

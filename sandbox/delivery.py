@@ -250,7 +250,11 @@ def send(delivery_id: int) -> str:
     status = settle(delivery, outcome)
     log.debug(
         "delivery %s attempt %s to %s: %s %s",
-        delivery.pk, delivery.attempts, delivery.url, outcome.status_code or outcome.error, status,
+        delivery.pk,
+        delivery.attempts,
+        delivery.url,
+        outcome.status_code or outcome.error,
+        status,
     )
     return status
 

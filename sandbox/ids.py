@@ -29,6 +29,14 @@ new_event_id = id_factory("evt")
 new_webhook_id = id_factory("wh")
 
 # Migrations refer to each factory by its __name__ (new_<prefix>_id): keep those names importable.
-for _factory in (new_customer_id, new_order_id, new_product_id, new_variant_id, new_cart_id,
-                 new_discount_id, new_event_id, new_webhook_id):
+for _factory in (
+    new_customer_id,
+    new_order_id,
+    new_product_id,
+    new_variant_id,
+    new_cart_id,
+    new_discount_id,
+    new_event_id,
+    new_webhook_id,
+):
     globals()[_factory.__name__] = _factory

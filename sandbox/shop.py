@@ -113,9 +113,7 @@ def build_line_items(shop: Shop, items: list[tuple[Variant, int]]) -> tuple[list
 
 
 @transaction.atomic
-def place_order(
-    shop: Shop, email: str, items: list[tuple[Variant, int]], note: str = ""
-) -> Order:
+def place_order(shop: Shop, email: str, items: list[tuple[Variant, int]], note: str = "") -> Order:
     """A checkout: the buyer becomes a customer if new, stock goes down, order.created fires."""
     email = clean_email(email)
     shop = Shop.objects.select_for_update().get(pk=shop.pk)  # serialises order numbers
@@ -167,9 +165,7 @@ def update_order(order: Order, status: str | None = None, note: str | None = Non
         if status not in Order.Status.values:
             raise ValidationFailed({"status": [f"must be one of {', '.join(Order.Status.values)}"]})
         if status not in ALLOWED_MOVES[order.status]:
-            raise ValidationFailed(
-                {"status": [f"cannot change from {order.status} to {status}"]}
-            )
+            raise ValidationFailed({"status": [f"cannot change from {order.status} to {status}"]})
         order.status = status
         now = timezone.now()
         topics = ["order.updated"]  # once, however many things changed
@@ -231,9 +227,7 @@ def create_product(shop: Shop, data: dict, variants: list[dict] | None = None) -
 
 
 @transaction.atomic
-def update_product(
-    product: Product, data: dict, levels: dict[str, int] | None = None
-) -> Product:
+def update_product(product: Product, data: dict, levels: dict[str, int] | None = None) -> Product:
     """Edit a product and, from the merchant's page, its variants' stock (`levels` by id)."""
     levels = levels or {}
     variants = stock.lock_variants(levels)  # before the product row: one lock order

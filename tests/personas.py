@@ -30,9 +30,12 @@ def make_user(name: str, email: str = ""):
 
 def make_shop(user, **fields) -> Connection:
     values = {
-        "shop_id": f"shop_{user.username}", "shop_name": f"{user.username.title()} Tees",
-        "shop_domain": f"{user.username}.cartly.test", "scopes": "read_orders write_discounts",
-        "access_token": ACCESS_TOKEN, "refresh_token": REFRESH_TOKEN,
+        "shop_id": f"shop_{user.username}",
+        "shop_name": f"{user.username.title()} Tees",
+        "shop_domain": f"{user.username}.cartly.test",
+        "scopes": "read_orders write_discounts",
+        "access_token": ACCESS_TOKEN,
+        "refresh_token": REFRESH_TOKEN,
     }
     return Connection.objects.create(owner=user, **(values | fields))
 
@@ -53,18 +56,32 @@ def order(number: int, email: str = "", customer_email: str = "") -> dict:
     return payload
 
 
-def make_run(recipe: Recipe, payload: dict, status: str = Run.Status.SUCCEEDED,
-             created_at: datetime | None = None, reason: str = "") -> Run:
+def make_run(
+    recipe: Recipe,
+    payload: dict,
+    status: str = Run.Status.SUCCEEDED,
+    created_at: datetime | None = None,
+    reason: str = "",
+) -> Run:
     """A run of a new order.created event of `payload`, as the engine would have left it."""
     created_at = created_at or timezone.now()
     event = Event.objects.create(
-        connection=recipe.connection, cartly_event_id=f"evt_{payload['id']}_{recipe.pk}",
-        event_type="order.created", object_id=payload["id"], payload=payload,
-        status=Event.Status.DISPATCHED, received_at=created_at,
+        connection=recipe.connection,
+        cartly_event_id=f"evt_{payload['id']}_{recipe.pk}",
+        event_type="order.created",
+        object_id=payload["id"],
+        payload=payload,
+        status=Event.Status.DISPATCHED,
+        received_at=created_at,
     )
     return Run.objects.create(
-        recipe=recipe, event=event, recipe_version=recipe.version, status=status,
-        failure_reason=reason, created_at=created_at, started_at=created_at,
+        recipe=recipe,
+        event=event,
+        recipe_version=recipe.version,
+        status=status,
+        failure_reason=reason,
+        created_at=created_at,
+        started_at=created_at,
         finished_at=created_at if status in Run.FINISHED else None,
     )
 
@@ -72,19 +89,33 @@ def make_run(recipe: Recipe, payload: dict, status: str = Run.Status.SUCCEEDED,
 def add_failed_steps(run: Run) -> tuple[StepRun, StepRun]:
     """The example recipe's two steps: the customer found, the discount refused by Cartly."""
     customer = StepRun.objects.create(
-        run=run, position=0, key="customer", operation="cartly.find_or_create_customer",
-        status=StepRun.Status.SUCCEEDED, attempts=1, status_code=200,
+        run=run,
+        position=0,
+        key="customer",
+        operation="cartly.find_or_create_customer",
+        status=StepRun.Status.SUCCEEDED,
+        attempts=1,
+        status_code=200,
         rendered_input={"email": "ana@example.com", "tags": "buyer"},
-        output={"id": "cus_77", "email": "ana@example.com"}, duration_ms=120,
-        started_at=run.started_at, finished_at=run.started_at,
+        output={"id": "cus_77", "email": "ana@example.com"},
+        duration_ms=120,
+        started_at=run.started_at,
+        finished_at=run.started_at,
     )
     discount = StepRun.objects.create(
-        run=run, position=1, key="discount", operation="cartly.create_discount",
-        status=StepRun.Status.FAILED, attempts=1, status_code=422,
+        run=run,
+        position=1,
+        key="discount",
+        operation="cartly.create_discount",
+        status=StepRun.Status.FAILED,
+        attempts=1,
+        status_code=422,
         rendered_input={"code": "THANKS-1001", "kind": "percentage", "value": "10"},
         error="Cartly refused the discount: code is already taken.",
         error_fields={"code": ["has already been taken"]},
-        started_at=run.started_at, finished_at=run.started_at, duration_ms=80,
+        started_at=run.started_at,
+        finished_at=run.started_at,
+        duration_ms=80,
     )
     return customer, discount
 

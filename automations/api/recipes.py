@@ -91,8 +91,7 @@ def update(request: HttpRequest, recipe_id: int):
     return apply_document(recipe, document)
 
 
-@router.post("/recipes/{recipe_id}/enable", response={200: RecipeOut, 404: ErrorOut,
-                                                     409: ErrorOut})
+@router.post("/recipes/{recipe_id}/enable", response={200: RecipeOut, 404: ErrorOut, 409: ErrorOut})
 def enable(request: HttpRequest, recipe_id: int):
     """409 when it cannot be on (its shop is disconnected), with the reason."""
     from automations.subscriptions import CannotEnable, enable_recipe

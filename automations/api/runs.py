@@ -113,13 +113,11 @@ def retry(request: HttpRequest, run_id: int, payload: RetryIn):
     try:
         run_page.retry(run, payload.version)
     except (CannotRetry, RecipeVersion.DoesNotExist) as exc:
-        raise HttpError(409, str(exc) or "That version of the recipe is no longer stored"
-                        ) from None
+        raise HttpError(409, str(exc) or "That version of the recipe is no longer stored") from None
     return _detail(run.pk)
 
 
-@router.post("/runs/{run_id}/retry-now",
-             response={200: RunDetailOut, 404: ErrorOut, 409: ErrorOut})
+@router.post("/runs/{run_id}/retry-now", response={200: RunDetailOut, 404: ErrorOut, 409: ErrorOut})
 def retry_now(request: HttpRequest, run_id: int):
     """A step that waits for its next retry is tried at once (409 with the reason when the
     run waits for something a retry cannot hurry: a delay, an open circuit, a reconnect)."""

@@ -120,8 +120,9 @@ def _conditions(spec: Any) -> list[str]:
     for cond in spec["conditions"]:
         if not isinstance(cond, dict):
             continue
-        operator = OPERATORS.get(cond.get("operator")) if isinstance(
-            cond.get("operator"), str) else None
+        operator = (
+            OPERATORS.get(cond.get("operator")) if isinstance(cond.get("operator"), str) else None
+        )
         said = operator.label if operator else str(cond.get("operator"))
         value = f" {cond.get('value')}" if operator is None or operator.takes_value else ""
         lines.append(f"{cond.get('field')} {said}{value}")
@@ -149,8 +150,11 @@ def _flow_detail(step: dict) -> str:
         return f"For each item of {step['loop'].get('over')}: {_count(step.get('steps'))}"
     if isinstance(step.get("paths"), dict):
         branches = step["paths"].get("branches")
-        labels = [b.get("label", "") for b in branches if isinstance(b, dict)] \
-            if isinstance(branches, list) else []
+        labels = (
+            [b.get("label", "") for b in branches if isinstance(b, dict)]
+            if isinstance(branches, list)
+            else []
+        )
         other = ", and otherwise" if step["paths"].get("otherwise") else ""
         return f"Paths: {', '.join(labels)}{other}"
     delay = step.get("delay")
@@ -159,9 +163,10 @@ def _flow_detail(step: dict) -> str:
     if isinstance(delay, dict):
         return f"Wait until {delay.get('until')}"
     if step.get("on_error") in ("continue", "fallback"):
-        return {"continue": "If it fails: go on",
-                "fallback": f"If it fails: {_count(step.get('fallback'))} instead"}[
-            step["on_error"]]
+        return {
+            "continue": "If it fails: go on",
+            "fallback": f"If it fails: {_count(step.get('fallback'))} instead",
+        }[step["on_error"]]
     return ""
 
 
@@ -172,15 +177,17 @@ def summary(doc: dict) -> dict[str, Any]:
         if not isinstance(step, dict):
             continue
         fields = step.get("fields") if isinstance(step.get("fields"), dict) else {}
-        steps.append({
-            "key": step.get("key"),
-            "label": _step_label(step),
-            "detail": _flow_detail(step),
-            "fields": sorted(fields.items()),
-            "conditions": _conditions(step.get("filter")),
-            "match": (step.get("filter") or {}).get("match", "all") if "filter" in step else "",
-            "if_not_found": step.get("if_not_found", ""),
-        })
+        steps.append(
+            {
+                "key": step.get("key"),
+                "label": _step_label(step),
+                "detail": _flow_detail(step),
+                "fields": sorted(fields.items()),
+                "conditions": _conditions(step.get("filter")),
+                "match": (step.get("filter") or {}).get("match", "all") if "filter" in step else "",
+                "if_not_found": step.get("if_not_found", ""),
+            }
+        )
     return {
         "trigger": _label(doc.get("trigger"), "No trigger"),
         "conditions": _conditions(doc.get("filter")),

@@ -43,8 +43,11 @@ def toggle_message(recipe: Recipe, state: SwitchState) -> str:
     if not state.on:
         return f"{name} is off." + (f" {state.text}" if state.text else "")
     if state.css == "ok":
-        return f"{name} is on" + (" and checks the shop by polling." if
-                                  recipe.mode == Recipe.Mode.POLLING else " and runs instantly.")
+        return f"{name} is on" + (
+            " and checks the shop by polling."
+            if recipe.mode == Recipe.Mode.POLLING
+            else " and runs instantly."
+        )
     if state.css == "waiting":
         return f"{name} is on; Cartly is still registering its notification."
     return f"{name} is on but not running yet: {state.text}"
@@ -58,9 +61,7 @@ def live_subscriptions(connection_ids) -> dict[tuple[int, str], Subscription]:
 
 
 def subscription_for(recipe: Recipe) -> Subscription | None:
-    return live_subscriptions([recipe.connection_id]).get(
-        (recipe.connection_id, recipe.event_type)
-    )
+    return live_subscriptions([recipe.connection_id]).get((recipe.connection_id, recipe.event_type))
 
 
 def trigger_label(key: str) -> str:
@@ -95,7 +96,10 @@ def recipe_rows(owner) -> list[RecipeRow]:
     )
     subscriptions = live_subscriptions({r.connection_id for r in recipes})
     return [
-        RecipeRow(r, trigger_label(r.trigger),
-                  switch_state(r, subscriptions.get((r.connection_id, r.event_type))))
+        RecipeRow(
+            r,
+            trigger_label(r.trigger),
+            switch_state(r, subscriptions.get((r.connection_id, r.event_type))),
+        )
         for r in recipes
     ]

@@ -168,8 +168,12 @@ def sources_of(draft) -> dict[str, Any]:
         pickers[place.path] = place.sources
     used = {tree_id for ids in pickers.values() for tree_id in ids}
     sources = {tree_id: tree for tree_id, tree in draft.trees.items() if tree_id in used}
-    return {"sources": sources, "pickers": pickers, "lists": draft.lists,
-            "scoped_pills": draft.scoped_labels}
+    return {
+        "sources": sources,
+        "pickers": pickers,
+        "lists": draft.lists,
+        "scoped_pills": draft.scoped_labels,
+    }
 
 
 def paths(tree: dict) -> list[str]:

@@ -24,12 +24,11 @@ def _leaf(relative: list[str], declared: dict[str, str], noun: str) -> str:
         return " › ".join(_words(part) for part in relative)
     prefix = noun.lower() + " "
     if label.lower().startswith(prefix) and len(label) > len(prefix):
-        label = label[len(prefix):]
+        label = label[len(prefix) :]
     return label[:1].upper() + label[1:]
 
 
-def label_tree(node: dict, depth: int, prefix: str, noun: str, declared: dict,
-               out: dict) -> None:
+def label_tree(node: dict, depth: int, prefix: str, noun: str, declared: dict, out: dict) -> None:
     """Label every value of a picker tree into `out` (reference → {label, example})."""
     relative = node["path"].split(".")[depth:]
     if relative:

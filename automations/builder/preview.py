@@ -63,11 +63,15 @@ def _render_all(items: list[tuple[Any, str, dict]]) -> list[str | render.RenderE
     """Every field in one trip to the render child, all within the preview's deadline."""
     if not items:
         return []
-    jobs = [({field.key: template}, context, {field.key: field.label})
-            for field, template, context in items]
+    jobs = [
+        ({field.key: template}, context, {field.key: field.label})
+        for field, template, context in items
+    ]
     results = render.render_many(jobs, budget=render_limits.PREVIEW_DEADLINE_SECONDS)
-    return [r if isinstance(r, render.RenderError) else r[field.key]
-            for r, (field, _, _) in zip(results, items, strict=True)]
+    return [
+        r if isinstance(r, render.RenderError) else r[field.key]
+        for r, (field, _, _) in zip(results, items, strict=True)
+    ]
 
 
 def _shown_result(field, text: str | render.RenderError) -> dict[str, str]:
@@ -99,7 +103,7 @@ def preview_filter(value: Any, context: dict) -> dict[str, Any]:
 
 
 def preview_delay(spec: Any, context: dict) -> dict[str, str] | None:
-    """"Wait until" on the sample: the time it gives, or why it is not one."""
+    """ "Wait until" on the sample: the time it gives, or why it is not one."""
     if not isinstance(spec, dict) or not isinstance(spec.get("until"), str):
         return None
     try:
@@ -107,10 +111,15 @@ def preview_delay(spec: Any, context: dict) -> dict[str, str] | None:
     except flow.FlowError as exc:
         return {"error": str(exc)}
     if until <= context["now"]:
-        return {"value": until.isoformat(), "note": f"With the sample: {flow.shown(until)}, "
-                "which has passed, so the run would go on at once."}
-    return {"value": until.isoformat(), "note": f"With the sample: waits until "
-            f"{flow.shown(until)}."}
+        return {
+            "value": until.isoformat(),
+            "note": f"With the sample: {flow.shown(until)}, "
+            "which has passed, so the run would go on at once.",
+        }
+    return {
+        "value": until.isoformat(),
+        "note": f"With the sample: waits until {flow.shown(until)}.",
+    }
 
 
 def preview_loop(spec: Any, context: dict, lists: dict) -> dict[str, str] | None:
@@ -122,9 +131,11 @@ def preview_loop(spec: Any, context: dict, lists: dict) -> dict[str, str] | None
     except (flow.FlowError, ValueError, TypeError) as exc:
         return {"error": str(exc)}
     said = f"With the sample: {total} item{'s' if total != 1 else ''}"
-    return {"value": str(len(items)), "note": said + (f", of which the first {len(items)} "
-                                                      "are gone over." if total > len(items)
-                                                      else ".")}
+    return {
+        "value": str(len(items)),
+        "note": said
+        + (f", of which the first {len(items)} are gone over." if total > len(items) else "."),
+    }
 
 
 def _preview_step(place, out: dict, lists: dict, todo: list) -> None:

@@ -26,9 +26,13 @@ SAMPLE_EVENT_ID = "evt_SAMPLE"
 SAMPLE_STATUS_CODE = 422
 # Lists nested deeper than this in the data are not offered to loop over.
 MAX_LIST_DEPTH = 4
-LOOP_LABELS = {"index": "Item number (1, 2, …)", "index0": "Item number from 0",
-               "first": "Is the first item", "last": "Is the last item",
-               "length": "Number of items"}
+LOOP_LABELS = {
+    "index": "Item number (1, 2, …)",
+    "index0": "Item number from 0",
+    "first": "Is the first item",
+    "last": "Is the last item",
+    "length": "Number of items",
+}
 ERROR_LABELS = {"message": "Message", "status_code": "Status code", "step": "Step key"}
 
 
@@ -52,8 +56,12 @@ class Scope:
     sources: list[str]
 
     def inner(self, sources: list[str] = (), **extra: Any) -> Scope:
-        return Scope(dict(self.outputs), dict(self.lists), {**self.extra, **extra},
-                     self.sources + list(sources))
+        return Scope(
+            dict(self.outputs),
+            dict(self.lists),
+            {**self.extra, **extra},
+            self.sources + list(sources),
+        )
 
 
 @dataclass
@@ -109,8 +117,9 @@ class _Walker:
                 continue
             path = f"{prefix}[{index}]"
             here = f"{number}.{index + 1}" if number else str(index + 1)
-            self.draft.places.append(Place(path, here, step, self.context(scope),
-                                           list(scope.sources), dict(scope.lists)))
+            self.draft.places.append(
+                Place(path, here, step, self.context(scope), list(scope.sources), dict(scope.lists))
+            )
             if "loop" in step:
                 self.loop(step, path, here, scope)
             elif "paths" in step:
@@ -128,13 +137,20 @@ class _Walker:
         operation = picker.step_operation(step)
         key = step.get("key")
         if step.get("on_error") == "fallback" and isinstance(key, str):
-            error = {"message": "Cartly refused the call (a sample error).",
-                     "status_code": SAMPLE_STATUS_CODE, "step": key}
+            error = {
+                "message": "Cartly refused the call (a sample error).",
+                "status_code": SAMPLE_STATUS_CODE,
+                "step": key,
+            }
             tree_id = f"error@{path}"
             self.draft.trees[tree_id] = value_tree("error", error, ERROR_LABELS, "Error")
             self.scoped(path, self.draft.trees[tree_id], ERROR_LABELS)
-            inner = Scope(scope.outputs, scope.lists, {**scope.extra, "error": error},
-                          scope.sources + [tree_id])
+            inner = Scope(
+                scope.outputs,
+                scope.lists,
+                {**scope.extra, "error": error},
+                scope.sources + [tree_id],
+            )
             inner.outputs[key] = {"error": error["message"], "status_code": SAMPLE_STATUS_CODE}
             self.sequence(step.get("fallback"), f"{path}.fallback", number, inner)
         if operation is None or not isinstance(key, str) or not key:
@@ -148,14 +164,18 @@ class _Walker:
             self.draft.trees[tree["path"]] = tree
             scope.sources.append(tree["path"])
             declared = {f.key: f.label for f in operation.output_fields}
-            pills.label_tree(tree, 2, f"{number}. {operation.noun}", operation.noun, declared,
-                             self.labels)
+            pills.label_tree(
+                tree, 2, f"{number}. {operation.noun}", operation.noun, declared, self.labels
+            )
 
     def paths(self, step: dict, path: str, number: str, scope: Scope) -> None:
         spec = step["paths"] if isinstance(step["paths"], dict) else {}
         made: dict[str, Any] = {}
-        branches = [(f"{path}.paths.branches[{i}].steps", b.get("steps"))
-                    for i, b in enumerate(_steps(spec.get("branches"))) if isinstance(b, dict)]
+        branches = [
+            (f"{path}.paths.branches[{i}].steps", b.get("steps"))
+            for i, b in enumerate(_steps(spec.get("branches")))
+            if isinstance(b, dict)
+        ]
         branches.append((f"{path}.paths.otherwise", spec.get("otherwise")))
         for prefix, steps in branches:
             inner = scope.inner()
@@ -169,8 +189,13 @@ class _Walker:
         self.draft.lists[path] = list_choices(self.context(scope), scope.lists, self.labels)
         items = self.items(spec, scope)
         first = items[0] if items else {}
-        loop = {"index": 1, "index0": 0, "first": True, "last": len(items) <= 1,
-                "length": len(items)}
+        loop = {
+            "index": 1,
+            "index0": 0,
+            "first": True,
+            "last": len(items) <= 1,
+            "length": len(items),
+        }
         over = str(spec.get("over") or "")
         name = singular(self.labels.get(over, {}).get("label", "Item").split(" › ")[-1])
         item_id, loop_id = f"item@{path}", f"loop@{path}"
@@ -199,7 +224,8 @@ def list_choices(context: dict, lists: dict[str, list], labels: dict[str, dict])
     def visit(value: Any, path: str, depth: int) -> None:
         if isinstance(value, list):
             label = labels.get(picker_ref(path), {}).get("label") or " › ".join(
-                words(p) for p in path.split("."))
+                words(p) for p in path.split(".")
+            )
             found.append({"path": path, "label": label, "count": len(value)})
             return
         if isinstance(value, dict) and depth < MAX_LIST_DEPTH:
@@ -209,10 +235,17 @@ def list_choices(context: dict, lists: dict[str, list], labels: dict[str, dict])
     visit(context.get("trigger"), "trigger", 0)
     for key, output in (context.get("steps") or {}).items():
         if key in lists:
-            step = next((info["label"].split(" › ")[0] for ref, info in labels.items()
-                         if ref.startswith(f"steps.{key}.")), key)
-            found.append({"path": f"steps.{key}", "label": f"{step}: every match",
-                          "count": len(lists[key])})
+            step = next(
+                (
+                    info["label"].split(" › ")[0]
+                    for ref, info in labels.items()
+                    if ref.startswith(f"steps.{key}.")
+                ),
+                key,
+            )
+            found.append(
+                {"path": f"steps.{key}", "label": f"{step}: every match", "count": len(lists[key])}
+            )
         visit(output, f"steps.{key}", 1)
     return found
 
@@ -232,7 +265,7 @@ def item_labels(over: str, labels: dict[str, dict]) -> dict[str, str]:
             text = info["label"].split(" › ")[-1]
             if text.startswith("First "):
                 text = text.split(" ", 2)[-1]
-            found[ref[len(prefix):]] = text[:1].upper() + text[1:]
+            found[ref[len(prefix) :]] = text[:1].upper() + text[1:]
     return found
 
 
@@ -248,8 +281,11 @@ def sample_base(doc: dict, trigger_data: dict | None = None) -> dict:
     if trigger_data is None:
         trigger_data = dict(trigger.sample) if trigger else {}
     now = timezone.now()
-    event = {"id": SAMPLE_EVENT_ID, "type": trigger.event if trigger else "",
-             "time": now.isoformat()}
+    event = {
+        "id": SAMPLE_EVENT_ID,
+        "type": trigger.event if trigger else "",
+        "time": now.isoformat(),
+    }
     base = render.build_context(trigger=trigger_data, event=event, steps={}, now=now)
     base.pop("steps")
     return base

@@ -1,4 +1,4 @@
-""""Test this step" in the builder: one step of the draft, against the trigger's sample or the
+""" "Test this step" in the builder: one step of the draft, against the trigger's sample or the
 shop's latest real object, showing the input it renders and the answer, as JSON.
 
 The step sees what it would in a run (scopes.py): the trigger, earlier steps' sample outputs,
@@ -55,32 +55,38 @@ def trigger_data(doc: dict, source: str, connection) -> tuple[dict | None, str]:
         raise CannotTest("Connect a shop first: the latest real data comes from it.")
     try:
         return testrun.latest_object(connection, trigger), (
-            f"The shop's latest {trigger.noun.lower()}.")
+            f"The shop's latest {trigger.noun.lower()}."
+        )
     except (testrun.NoObjectFound, ConnectorError) as exc:
-        raise CannotTest(f"Could not read the shop's latest {trigger.noun.lower()}: {exc}"
-                         ) from None
+        raise CannotTest(
+            f"Could not read the shop's latest {trigger.noun.lower()}: {exc}"
+        ) from None
 
 
 def _notes(place: scopes.Place) -> list[str]:
     notes = [EARLIER_NOTE] if place.context["steps"] else []
     if "item" in place.context:
-        notes.append("“item” is the first item of the list the loop goes over "
-                     "(its number, loop.index, is 1).")
+        notes.append(
+            "“item” is the first item of the list the loop goes over "
+            "(its number, loop.index, is 1)."
+        )
     if "error" in place.context:
         notes.append("“error” is a sample error, as if the step had failed.")
     return notes
 
 
-def try_step(doc: Any, path: str, connection, *, source: str = testrun.SAMPLE,
-              send: bool = False) -> StepTrial:
+def try_step(
+    doc: Any, path: str, connection, *, source: str = testrun.SAMPLE, send: bool = False
+) -> StepTrial:
     """Render one operation step of a draft and, for a search (or `send`), call it."""
     if not isinstance(doc, dict):
         raise CannotTest("The recipe's draft could not be read; reload the page.")
     data, said = trigger_data(doc, source, connection)
     place = scopes.walk_draft(doc, data).place(path)
     if place is None or picker.step_operation(place.step) is None:
-        raise CannotTest("Only an action or a search can be tested on its own; "
-                         "choose its operation first.")
+        raise CannotTest(
+            "Only an action or a search can be tested on its own; choose its operation first."
+        )
     if not isinstance(place.step.get("fields", {}), dict):
         raise CannotTest("This step's fields could not be read; reload the page.")
     operation = registry.get(place.step["operation"])
@@ -89,11 +95,23 @@ def try_step(doc: Any, path: str, connection, *, source: str = testrun.SAMPLE,
     step = {**place.step, "fields": place.step.get("fields") or {}}
     item = testrun.StepReport(0, str(step.get("key", "")), operation.label, operation.kind, "")
     testrun.run_operation(item, step, place.context, connection, send)
-    found = StepTrial(path, item.key, operation.label, operation.kind, item.status,
-                      item.message, said, _notes(place), item.rendered, item.sent)
-    found.answer = item.results if item.results is not None else (
-        item.output if item.status == "sent" else None)
+    found = StepTrial(
+        path,
+        item.key,
+        operation.label,
+        operation.kind,
+        item.status,
+        item.message,
+        said,
+        _notes(place),
+        item.rendered,
+        item.sent,
+    )
+    found.answer = (
+        item.results
+        if item.results is not None
+        else (item.output if item.status == "sent" else None)
+    )
     if item.status == "would_send":
-        found.message = ("Not sent yet. Check what would be sent, then “Send it” to do it "
-                         "for real.")
+        found.message = "Not sent yet. Check what would be sent, then “Send it” to do it for real."
     return found

@@ -1,4 +1,4 @@
-""""Test this recipe": run a recipe once, by hand, and show what each step would send.
+""" "Test this recipe": run a recipe once, by hand, and show what each step would send.
 
 A dry run renders every step, converts its input, and calls searches (reads, through the real
 connection) but performs no action: an action's declared sample stands in for its output so
@@ -37,9 +37,16 @@ MAX_SCANNED_OBJECTS = 2500
 
 
 STATUS_LABELS = {
-    "would_send": "Would send", "sent": "Sent", "found": "Found", "not_found": "Nothing found",
-    "passed": "Passed", "filtered": "Stopped by filter", "failed": "Failed",
-    "not_reached": "Not reached", "decided": "Decided", "would_wait": "Would wait",
+    "would_send": "Would send",
+    "sent": "Sent",
+    "found": "Found",
+    "not_found": "Nothing found",
+    "passed": "Passed",
+    "filtered": "Stopped by filter",
+    "failed": "Failed",
+    "not_reached": "Not reached",
+    "decided": "Decided",
+    "would_wait": "Would wait",
 }
 
 
@@ -211,5 +218,4 @@ def try_recipe(recipe: Recipe, *, source: str = SAMPLE, live: bool = False) -> T
     # Imported here: the walk uses this module's reports and run_operation.
     from automations.builder.trial_walk import run_document
 
-    return run_document(document, recipe.connection, report.trigger_data, live=live,
-                        report=report)
+    return run_document(document, recipe.connection, report.trigger_data, live=live, report=report)

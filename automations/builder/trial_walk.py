@@ -1,4 +1,4 @@
-""""Test this recipe" through the engine's own walk (automations/engine/walk.py), so a test
+""" "Test this recipe" through the engine's own walk (automations/engine/walk.py), so a test
 goes where a run would: filters, paths, every item of a loop, fallbacks and "go on" after a
 failure. The walk decides; this module only performs the operation steps it asks for (as a
 dry run or live, testrun.run_operation) and keeps the rows in memory: a test writes no Run.
@@ -41,15 +41,22 @@ def heading(where: str) -> str:
 
 
 class _Trial:
-    def __init__(self, document: dict, connection, trigger_data: dict, live: bool,
-                 report: TrialReport):
+    def __init__(
+        self, document: dict, connection, trigger_data: dict, live: bool, report: TrialReport
+    ):
         self.steps, self.connection, self.live, self.report = (
-            document["steps"], connection, live, report)
+            document["steps"],
+            connection,
+            live,
+            report,
+        )
         self.now = timezone.now()
         trigger = registry.get_trigger(document["trigger"])
-        self.base = {"trigger": trigger_data, "now": self.now,
-                     "event": {"id": TEST_EVENT_ID, "type": trigger.event,
-                               "time": self.now.isoformat()}}
+        self.base = {
+            "trigger": trigger_data,
+            "now": self.now,
+            "event": {"id": TEST_EVENT_ID, "type": trigger.event, "time": self.now.isoformat()},
+        }
         self.rows: dict[str, walk.Row] = {}
         self.reports: dict[str, StepReport] = {}
         self.groups: set[str] = set()
@@ -62,9 +69,15 @@ class _Trial:
             group = where.rsplit(".", 1)[0] if "." in where else ""
             first = bool(group) and group not in self.groups
             self.groups.add(group)
-            self.reports[where] = StepReport(int(where.split(".")[0]), step["key"], label, kind,
-                                             "", where=where,
-                                             heading=heading(where) if first else "")
+            self.reports[where] = StepReport(
+                int(where.split(".")[0]),
+                step["key"],
+                label,
+                kind,
+                "",
+                where=where,
+                heading=heading(where) if first else "",
+            )
             self.report.steps.append(self.reports[where])
         return self.reports[where]
 
@@ -72,9 +85,15 @@ class _Trial:
         """The walk's decisions (filters, paths, loops, delays) as rows and reports."""
         for values in plan.new_rows:
             where = values["address"] or str(values["position"])
-            self.rows[where] = walk.Row(where, values["status"], values["key"],
-                                        values.get("output"), values.get("items"),
-                                        values.get("error", ""), operation=values["operation"])
+            self.rows[where] = walk.Row(
+                where,
+                values["status"],
+                values["key"],
+                values.get("output"),
+                values.get("items"),
+                values.get("error", ""),
+                operation=values["operation"],
+            )
             if values["kind"] != walk.OPERATION:
                 self.decided(where, values)
         for where, values in plan.updates.items():
@@ -97,7 +116,8 @@ class _Trial:
         elif values["kind"] == "loop":
             item.status = "decided"
             item.message = f"Goes over {output.get('count', 0)} item(s)." + (
-                f" {output['note']}" if output.get("note") else "")
+                f" {output['note']}" if output.get("note") else ""
+            )
         elif status == walk.WAITING:
             item.status = "would_wait"
             until = values["next_attempt_at"]
@@ -111,28 +131,41 @@ class _Trial:
         step = step_at(self.steps, where)
         item = self.item(where)
         went_on = run_operation(item, step, context, self.connection, self.live)
-        status = walk.SUCCEEDED if went_on else (
-            walk.HALTED if item.status == "not_found" else walk.FAILED)
-        self.rows[where] = walk.Row(where, status, step["key"], item.output, item.results,
-                                    item.message if not went_on else "",
-                                    operation=step["operation"])
+        status = (
+            walk.SUCCEEDED
+            if went_on
+            else (walk.HALTED if item.status == "not_found" else walk.FAILED)
+        )
+        self.rows[where] = walk.Row(
+            where,
+            status,
+            step["key"],
+            item.output,
+            item.results,
+            item.message if not went_on else "",
+            operation=step["operation"],
+        )
 
 
 def _not_reached(trial: _Trial) -> None:
     for index, step in enumerate(trial.steps):
         if str(index) not in trial.reports:
             label, kind = _label(step)
-            trial.report.steps.append(StepReport(index, step["key"], label, kind,
-                                                 "not_reached"))
+            trial.report.steps.append(StepReport(index, step["key"], label, kind, "not_reached"))
 
 
-def run_document(document: dict, connection, trigger_data: dict, *, live: bool,
-                 report: TrialReport) -> TrialReport:
+def run_document(
+    document: dict, connection, trigger_data: dict, *, live: bool, report: TrialReport
+) -> TrialReport:
     """Go through a valid (normalized) document as a run would, recording each step."""
     trial = _Trial(document, connection, trigger_data, live, report)
     first = walk.plan(trial.steps, {}, trial.base, trial.now, recipe_filter=document["filter"])
-    if first.state == walk.DONE and first.where is None and not first.new_rows and \
-            first.status in (walk.FILTERED, walk.FAILED):
+    if (
+        first.state == walk.DONE
+        and first.where is None
+        and not first.new_rows
+        and first.status in (walk.FILTERED, walk.FAILED)
+    ):
         report.filter_message = first.reason
         report.outcome = "The recipe's own filter would stop this run before any step."
         _not_reached(trial)
@@ -148,8 +181,9 @@ def run_document(document: dict, connection, trigger_data: dict, *, live: bool,
             continue
         trial.perform(plan.where)
     else:
-        report.outcome = (f"The test stopped after {MAX_TRIAL_OPERATIONS} steps; a run would "
-                          "go on with the rest.")
+        report.outcome = (
+            f"The test stopped after {MAX_TRIAL_OPERATIONS} steps; a run would go on with the rest."
+        )
     _not_reached(trial)
     report.steps.sort(key=lambda item: sort_key(item.place))
     return report
@@ -157,8 +191,11 @@ def run_document(document: dict, connection, trigger_data: dict, *, live: bool,
 
 def _outcome(plan: walk.Plan, live: bool) -> str:
     if plan.status == walk.SUCCEEDED:
-        return "Every step went through." if live else (
-            "Every step would go through. Nothing was sent to Cartly.")
+        return (
+            "Every step went through."
+            if live
+            else ("Every step would go through. Nothing was sent to Cartly.")
+        )
     if plan.status == walk.FILTERED:
         return f"A filter would stop the run here: {plan.reason}"
     if plan.status == walk.HALTED:

@@ -22,6 +22,9 @@ urlpatterns = [
     path("<int:pk>/duplicate/", views_manage.duplicate, name="duplicate"),
     path("<int:pk>/export/", views_manage.export_one, name="export"),
     path("<int:pk>/versions/", views_manage.version_history, name="versions"),
-    path("<int:pk>/versions/<int:version>/restore/", views_manage.restore_version,
-         name="restore_version"),
+    path(
+        "<int:pk>/versions/<int:version>/restore/",
+        views_manage.restore_version,
+        name="restore_version",
+    ),
 ]

@@ -133,5 +133,6 @@ def history(recipe: Recipe) -> list[RecipeVersion]:
 def stored_document(recipe: Recipe, version: int) -> dict | None:
     return (
         RecipeVersion.objects.filter(recipe=recipe, version=version)
-        .values_list("document", flat=True).first()
+        .values_list("document", flat=True)
+        .first()
     )

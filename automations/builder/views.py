@@ -24,16 +24,19 @@ INVALID_STATUS = 422  # the page comes back with the problems beside the fields
 
 def _own(request: HttpRequest, pk: int) -> Recipe:
     # Another user's recipe is a 404, never a 403: its existence is not theirs to know.
-    return get_object_or_404(Recipe.objects.select_related("connection"), pk=pk,
-                             owner=request.user)
+    return get_object_or_404(Recipe.objects.select_related("connection"), pk=pk, owner=request.user)
 
 
 @login_required
 def recipe_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "automations/builder/list.html", {
-        "rows": listing.recipe_rows(request.user),
-        "in_trash": trash.trashed_of(request.user).count(),
-    })
+    return render(
+        request,
+        "automations/builder/list.html",
+        {
+            "rows": listing.recipe_rows(request.user),
+            "in_trash": trash.trashed_of(request.user).count(),
+        },
+    )
 
 
 def _builder_page(request, recipe, doc, problems, connection_id, status=200) -> HttpResponse:
@@ -42,8 +45,11 @@ def _builder_page(request, recipe, doc, problems, connection_id, status=200) -> 
         "problems": [p.as_dict() for p in problems],
         "catalogue": catalogue.catalogue(),
         "preview": preview.preview_document(doc),
-        "urls": {"preview": reverse("builder:preview"), "validate": reverse("builder:validate"),
-                 "test_step": reverse("builder:test_step")},
+        "urls": {
+            "preview": reverse("builder:preview"),
+            "validate": reverse("builder:validate"),
+            "test_step": reverse("builder:test_step"),
+        },
         "recipe": recipe.pk if recipe else None,
         "time_zone": timezone.get_current_timezone_name(),  # date pickers work in it
     }
@@ -81,8 +87,9 @@ def _builder(request: HttpRequest, recipe: Recipe | None) -> HttpResponse:
         saved = drafts.save(request.user, recipe, submission)
     except InvalidDocument as exc:
         connection_id = submission.connection.pk if submission.connection else None
-        return _builder_page(request, recipe, submission.document, exc.problems,
-                             connection_id, status=INVALID_STATUS)
+        return _builder_page(
+            request, recipe, submission.document, exc.problems, connection_id, status=INVALID_STATUS
+        )
     messages.success(request, f"Saved “{saved.name}” (version {saved.version}).")
     return redirect("builder:edit", pk=saved.pk)
 
@@ -152,13 +159,17 @@ def step_test_view(request: HttpRequest) -> JsonResponse:
     except ValueError:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("path"), str):
-        return JsonResponse({"error": "Send the draft and the path of the step to test."},
-                            status=400)
+        return JsonResponse(
+            {"error": "Send the draft and the path of the step to test."}, status=400
+        )
     try:
-        trial = steptest.try_step(body.get("document"), body["path"],
-                                  _test_connection(request, body),
-                                  source=str(body.get("source") or testrun.SAMPLE),
-                                  send=body.get("send") is True)
+        trial = steptest.try_step(
+            body.get("document"),
+            body["path"],
+            _test_connection(request, body),
+            source=str(body.get("source") or testrun.SAMPLE),
+            send=body.get("send") is True,
+        )
     except steptest.CannotTest as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse(trial.as_dict(), json_dumps_params={"default": str})
@@ -173,8 +184,13 @@ def recipe_test(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         source = source if source in testrun.SOURCES else testrun.SAMPLE
         report = testrun.try_recipe(recipe, source=source, live=live)
-    context = {"recipe": recipe, "report": report, "source": source, "live": live,
-               "sources": testrun.SOURCES.items()}
+    context = {
+        "recipe": recipe,
+        "report": report,
+        "source": source,
+        "live": live,
+        "sources": testrun.SOURCES.items(),
+    }
     return render(request, "automations/builder/test.html", context)
 
 
@@ -211,8 +227,14 @@ def recipe_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         trash.move_to_trash(recipe)  # off first: its REST Hook is released
         days = settings.TRASH_RETENTION_DAYS
-        messages.success(request, f"Moved “{recipe.name}” to the trash. Its runs are kept; "
-                                  f"you can restore it from the trash within {days} days.")
+        messages.success(
+            request,
+            f"Moved “{recipe.name}” to the trash. Its runs are kept; "
+            f"you can restore it from the trash within {days} days.",
+        )
         return redirect("builder:list")
-    return render(request, "automations/builder/delete.html",
-                  {"recipe": recipe, "days": settings.TRASH_RETENTION_DAYS})
+    return render(
+        request,
+        "automations/builder/delete.html",
+        {"recipe": recipe, "days": settings.TRASH_RETENTION_DAYS},
+    )

@@ -24,7 +24,8 @@ INVALID_STATUS = 422
 
 def _own(request: HttpRequest, pk: int, *, trashed: bool = False) -> Recipe:
     recipes = Recipe.objects.select_related("connection").filter(
-        owner=request.user, deleted_at__isnull=not trashed)
+        owner=request.user, deleted_at__isnull=not trashed
+    )
     return get_object_or_404(recipes, pk=pk)
 
 
@@ -84,18 +85,26 @@ def import_recipes(request: HttpRequest) -> HttpResponse:
         try:
             # Never more than the limit is read, whatever the upload's size.
             documents = transfer.parse_file(upload.read(transfer.MAX_UPLOAD_BYTES + 1))
-            made = transfer.import_documents(request.user, form.cleaned_data["connection"],
-                                             documents)
+            made = transfer.import_documents(
+                request.user, form.cleaned_data["connection"], documents
+            )
         except transfer.ImportRefused as exc:
             problems = exc.problems
         else:
             names = ", ".join(f"“{r.name}”" for r in made)
-            messages.success(request, f"Imported {len(made)} recipe{'s' * (len(made) != 1)}: "
-                                      f"{names}. They are off until you turn them on.")
+            messages.success(
+                request,
+                f"Imported {len(made)} recipe{'s' * (len(made) != 1)}: "
+                f"{names}. They are off until you turn them on.",
+            )
             return redirect("builder:list")
     status = INVALID_STATUS if request.method == "POST" else 200
-    return render(request, "automations/builder/import.html",
-                  {"form": form, "problems": problems}, status=status)
+    return render(
+        request,
+        "automations/builder/import.html",
+        {"form": form, "problems": problems},
+        status=status,
+    )
 
 
 def _chosen(request: HttpRequest, rows: list, name: str, default: int) -> int:
@@ -116,10 +125,18 @@ def version_history(request: HttpRequest, pk: int) -> HttpResponse:
     old, new = _chosen(request, rows, "from", older), _chosen(request, rows, "to", newest)
     documents = {row.version: row.document for row in rows}
     lines = versions.diff(documents.get(old), documents.get(new)) if rows else []
-    return render(request, "automations/builder/versions.html", {
-        "recipe": recipe, "rows": rows, "old": old, "new": new, "lines": lines,
-        "changes": sum(line.kind != "same" for line in lines),
-    })
+    return render(
+        request,
+        "automations/builder/versions.html",
+        {
+            "recipe": recipe,
+            "rows": rows,
+            "old": old,
+            "new": new,
+            "lines": lines,
+            "changes": sum(line.kind != "same" for line in lines),
+        },
+    )
 
 
 @login_required
@@ -145,8 +162,11 @@ def restore_version(request: HttpRequest, pk: int, version: int) -> HttpResponse
 @login_required
 def trash_list(request: HttpRequest) -> HttpResponse:
     rows = [(r, trash.purge_date(r)) for r in trash.trashed_of(request.user)]
-    return render(request, "automations/builder/trash.html",
-                  {"rows": rows, "days": settings.TRASH_RETENTION_DAYS})
+    return render(
+        request,
+        "automations/builder/trash.html",
+        {"rows": rows, "days": settings.TRASH_RETENTION_DAYS},
+    )
 
 
 @login_required

@@ -48,14 +48,26 @@ def _laid_out(info: RunInfo, steps: list[dict], taken: set[int]) -> list[StepRun
     """Rows for the top-level steps ahead of a run that begins, so its page lists them all;
     pending with no time, they are nobody's to start until the walk reaches them."""
     return [
-        StepRun(run_id=info.id, position=position, key=step["key"], kind=kind_of(step),
-                operation=step.get("operation", ""), status=StepRun.Status.PENDING)
-        for position, step in enumerate(steps) if position not in taken
+        StepRun(
+            run_id=info.id,
+            position=position,
+            key=step["key"],
+            kind=kind_of(step),
+            operation=step.get("operation", ""),
+            status=StepRun.Status.PENDING,
+        )
+        for position, step in enumerate(steps)
+        if position not in taken
     ]
 
 
-def advance_runs(infos: list[RunInfo], rows: dict[int, dict[str, walk.Row]], now: datetime,
-                 *, starting: bool = False) -> Advanced:
+def advance_runs(
+    infos: list[RunInfo],
+    rows: dict[int, dict[str, walk.Row]],
+    now: datetime,
+    *,
+    starting: bool = False,
+) -> Advanced:
     """Walk each run on from where its rows say and write the result (inside a transaction).
 
     `starting`: the runs are new, so their recipe's own filter is checked first.
@@ -67,8 +79,13 @@ def advance_runs(infos: list[RunInfo], rows: dict[int, dict[str, walk.Row]], now
     for info in infos:
         document = version_document(info.recipe_id, info.version)
         run_rows = rows.get(info.id, {})
-        plan = walk.plan(document["steps"], run_rows, info.base_context(now), now,
-                         recipe_filter=document.get("filter") if starting else None)
+        plan = walk.plan(
+            document["steps"],
+            run_rows,
+            info.base_context(now),
+            now,
+            recipe_filter=document.get("filter") if starting else None,
+        )
         new_rows += [_new_row(info, values, now) for values in plan.new_rows]
         updates += [(info.id, where, fields) for where, fields in plan.updates.items()]
         if starting and (plan.new_rows or plan.state != walk.DONE):
@@ -89,8 +106,9 @@ def advance_runs(infos: list[RunInfo], rows: dict[int, dict[str, walk.Row]], now
     _mark_running(moving, now)
     waiting = _mark_waiting(waits)
     finished = finish_runs(done, now)
-    return Advanced({operation_task_name(op): ids for op, ids in batches.items()},
-                    finished, waiting)
+    return Advanced(
+        {operation_task_name(op): ids for op, ids in batches.items()}, finished, waiting
+    )
 
 
 def _apply_updates(updates: list[tuple[int, str, dict]]) -> None:
@@ -99,8 +117,9 @@ def _apply_updates(updates: list[tuple[int, str, dict]]) -> None:
         StepRun.objects.filter(run_id=run_id, position=position, address=address).update(**fields)
 
 
-def _due_steps(new_rows: list[StepRun], again: list[tuple[int, str]], rows,
-               now: datetime) -> dict[str, list]:
+def _due_steps(
+    new_rows: list[StepRun], again: list[tuple[int, str]], rows, now: datetime
+) -> dict[str, list]:
     """The rows to send now: new pending rows, and existing ones the walk reached (a row laid
     out ahead, or one whose message was lost), which now get their "lost after" time."""
     batches: dict[str, list[int]] = defaultdict(list)
@@ -110,7 +129,8 @@ def _due_steps(new_rows: list[StepRun], again: list[tuple[int, str]], rows,
     again_ids = [rows[run_id][where].id for run_id, where in again]
     if again_ids:
         StepRun.objects.filter(pk__in=again_ids, status=StepRun.Status.PENDING).update(
-            next_attempt_at=lost_after(now))
+            next_attempt_at=lost_after(now)
+        )
     for run_id, where in again:
         row = rows[run_id][where]
         batches[row.operation].append(row.id)
@@ -119,8 +139,9 @@ def _due_steps(new_rows: list[StepRun], again: list[tuple[int, str]], rows,
 
 def _mark_running(run_ids: list[int], now: datetime) -> None:
     if run_ids:
-        Run.objects.filter(pk__in=run_ids, status__in=(Run.Status.QUEUED, Run.Status.WAITING)
-                           ).update(status=Run.Status.RUNNING, failure_reason="")
+        Run.objects.filter(
+            pk__in=run_ids, status__in=(Run.Status.QUEUED, Run.Status.WAITING)
+        ).update(status=Run.Status.RUNNING, failure_reason="")
         Run.objects.filter(pk__in=run_ids, started_at__isnull=True).update(started_at=now)
 
 
@@ -129,10 +150,14 @@ def _mark_waiting(waits: list) -> list[int]:
     ids = []
     for info, where, run_rows, new_values in waits:
         row = run_rows.get(where)
-        reason = row.error if row is not None else next(
-            (v.get("error", "") for v in new_values if _where(v) == where), "")
+        reason = (
+            row.error
+            if row is not None
+            else next((v.get("error", "") for v in new_values if _where(v) == where), "")
+        )
         Run.objects.filter(pk=info.id).exclude(status__in=Run.FINISHED).update(
-            status=Run.Status.WAITING, failure_reason=reason)
+            status=Run.Status.WAITING, failure_reason=reason
+        )
         ids.append(info.id)
     return ids
 
@@ -146,17 +171,19 @@ def finish_runs(done: list[tuple[RunInfo, str, str]], now: datetime) -> dict[int
     if not done:
         return {}
     # Steps laid out ahead that the run never reached.
-    StepRun.objects.filter(run_id__in=[info.id for info, _, _ in done],
-                           status=StepRun.Status.PENDING).update(
-        status=StepRun.Status.SKIPPED, next_attempt_at=None)
+    StepRun.objects.filter(
+        run_id__in=[info.id for info, _, _ in done], status=StepRun.Status.PENDING
+    ).update(status=StepRun.Status.SKIPPED, next_attempt_at=None)
     succeeded = [info.id for info, status, _ in done if status == walk.SUCCEEDED]
     if succeeded:
         Run.objects.filter(pk__in=succeeded).exclude(status__in=Run.FINISHED).update(
-            status=Run.Status.SUCCEEDED, failure_reason="", finished_at=now)
+            status=Run.Status.SUCCEEDED, failure_reason="", finished_at=now
+        )
     for info, status, reason in done:
         if status != walk.SUCCEEDED:
             Run.objects.filter(pk=info.id).exclude(status__in=Run.FINISHED).update(
-                status=status, failure_reason=reason, finished_at=now)
+                status=status, failure_reason=reason, finished_at=now
+            )
     _count_failures(done)
     failed = [info.id for info, status, _ in done if status == walk.FAILED]
     if failed:
@@ -175,18 +202,23 @@ def _count_failures(done: list[tuple[RunInfo, str, str]]) -> None:
     fine = {info.recipe_id for info, status, _ in done if status == walk.SUCCEEDED}
     if fine:
         Recipe.objects.filter(pk__in=fine - set(failures), consecutive_failures__gt=0).update(
-            consecutive_failures=0)
+            consecutive_failures=0
+        )
     for recipe_id, count in failures.items():
         Recipe.objects.filter(pk=recipe_id).update(
-            consecutive_failures=F("consecutive_failures") + count)
+            consecutive_failures=F("consecutive_failures") + count
+        )
     if not failures:
         return
     tripped = list(
-        Recipe.objects.filter(pk__in=list(failures), enabled=True,
-                              turn_off_after_failures__isnull=False,
-                              consecutive_failures__gte=F("turn_off_after_failures"))
-        .values_list("id", flat=True)
+        Recipe.objects.filter(
+            pk__in=list(failures),
+            enabled=True,
+            turn_off_after_failures__isnull=False,
+            consecutive_failures__gte=F("turn_off_after_failures"),
+        ).values_list("id", flat=True)
     )
     for recipe_id in tripped:
         transaction.on_commit(
-            lambda rid=recipe_id: recipe_tripped.send(sender=Recipe, recipe_id=rid), robust=True)
+            lambda rid=recipe_id: recipe_tripped.send(sender=Recipe, recipe_id=rid), robust=True
+        )

@@ -121,8 +121,12 @@ def _settle(job: Job, result: Any, error: BaseException | None, now: datetime) -
     job.outcome = outcomes.from_error(error, job.attempt, now, _service(job))
 
 
-def _call_all(jobs: list[Job], deadline: float, token: str | None = None,
-              clients: dict[int, Any] | None = None) -> list[tuple[Job, Any, Any]]:
+def _call_all(
+    jobs: list[Job],
+    deadline: float,
+    token: str | None = None,
+    clients: dict[int, Any] | None = None,
+) -> list[tuple[Job, Any, Any]]:
     """Make the calls at once: with a Cartly token, or each job's own client (HTTP steps).
     A call that could not end by `deadline` is not started (the first always is, so every
     task makes progress whatever the settings)."""
@@ -131,8 +135,11 @@ def _call_all(jobs: list[Job], deadline: float, token: str | None = None,
     def one(job: Job):
         if next(order) and time.monotonic() + _timeout(job) > deadline:
             return job, None, NotStarted()
-        client = (clients[job.step_id] if clients is not None
-                  else CartlyClient(token, session=shared_session()))
+        client = (
+            clients[job.step_id]
+            if clients is not None
+            else CartlyClient(token, session=shared_session())
+        )
         try:
             return job, _perform(job, client), None
         except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome
@@ -154,9 +161,9 @@ def _admit(jobs: list[Job], shop_key: str, gate: circuit.Gate, now: datetime) ->
     if gate.allowed is not None:
         since = gate.since.strftime("%H:%M UTC") if gate.since else "a moment ago"
         reason = f"Waiting for Cartly since {since}: it keeps failing ({gate.reason})."
-        held = jobs[gate.allowed:]
+        held = jobs[gate.allowed :]
         _hold(held, lambda job: outcomes.waiting(reason, gate.until, "circuit"))
-        jobs = jobs[:gate.allowed]
+        jobs = jobs[: gate.allowed]
     granted, wait = ratelimit.take_many(shop_key, len(jobs))
     if granted < len(jobs):
         spread = BUDGET_SPREAD_SECONDS / max(len(jobs) - granted, 1)
@@ -167,13 +174,15 @@ def _admit(jobs: list[Job], shop_key: str, gate: circuit.Gate, now: datetime) ->
     return jobs[:granted]
 
 
-def _run_shop(jobs: list[Job], connection: Connection, gate: circuit.Gate, now: datetime,
-              deadline: float) -> list[Job]:
+def _run_shop(
+    jobs: list[Job], connection: Connection, gate: circuit.Gate, now: datetime, deadline: float
+) -> list[Job]:
     """Call a shop's jobs; the ones whose call was made (they have an outcome)."""
     if not connection.is_active:
         reason = connection.status_reason or tokens.RECONNECT_REASON
-        return _hold(jobs, lambda job: outcomes.from_error(tokens.ReconnectNeeded(reason),
-                                                           job.attempt, now))
+        return _hold(
+            jobs, lambda job: outcomes.from_error(tokens.ReconnectNeeded(reason), job.attempt, now)
+        )
     jobs = _admit(jobs, ratelimit.shop_key(connection.shop_id), gate, now)
     if not jobs:
         return []
@@ -192,29 +201,31 @@ def _run_shop(jobs: list[Job], connection: Connection, gate: circuit.Gate, now: 
             again = [(job, None, exc) for job in expired]
         if any(isinstance(error, AuthExpired) for _, _, error in again):
             tokens.mark_needs_reconnect(connection)
-            again = [(job, None, tokens.ReconnectNeeded(tokens.RECONNECT_REASON))
-                     for job, _, _ in again]
+            again = [
+                (job, None, tokens.ReconnectNeeded(tokens.RECONNECT_REASON)) for job, _, _ in again
+            ]
         results = [r for r in results if not isinstance(r[2], AuthExpired)] + again
     for job, result, error in results:
         _settle(job, result, error, now)
     return [job for job in jobs if job.outcome is not None]
 
 
-def _run_http(jobs: list[Job], connections: dict[int, Connection], now: datetime,
-              deadline: float) -> None:
+def _run_http(
+    jobs: list[Job], connections: dict[int, Connection], now: datetime, deadline: float
+) -> None:
     """HTTP steps: each owner's client (signing secret, allowed hosts); no shop budget."""
     from connectors.http.signing import http_client_for
 
     by_owner = {connections[job.connection_id].owner_id for job in jobs}
     owner_clients = {owner_id: http_client_for(owner_id) for owner_id in by_owner}
-    clients = {job.step_id: owner_clients[connections[job.connection_id].owner_id]
-               for job in jobs}
+    clients = {job.step_id: owner_clients[connections[job.connection_id].owner_id] for job in jobs}
     for job, result, error in _call_all(jobs, deadline, clients=clients):
         _settle(job, result, error, now)
 
 
-def run_jobs(jobs: list[Job], connections: dict[int, Connection], now: datetime,
-             deadline: float) -> set[str]:
+def run_jobs(
+    jobs: list[Job], connections: dict[int, Connection], now: datetime, deadline: float
+) -> set[str]:
     """Give every job an outcome, but for calls that could not end by `deadline` (left
     without one); returns the shops whose open circuit a call just closed."""
     waiting = [job for job in jobs if job.outcome is None]

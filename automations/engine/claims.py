@@ -21,8 +21,19 @@ from django.utils.dateparse import parse_datetime
 from automations.models import StepRun
 
 TABLE = StepRun._meta.db_table
-CLAIMED = ("id", "run_id", "position", "address", "key", "operation", "rendered_input",
-           "attempts", "pickups", "generation", "first_attempt_at")
+CLAIMED = (
+    "id",
+    "run_id",
+    "position",
+    "address",
+    "key",
+    "operation",
+    "rendered_input",
+    "attempts",
+    "pickups",
+    "generation",
+    "first_attempt_at",
+)
 
 
 @dataclass
@@ -48,8 +59,12 @@ class Claimed:
         return self.where == "0"
 
     def idempotency_key(self) -> str:
-        return StepRun(run_id=self.run_id, position=self.position, address=self.address,
-                       generation=self.generation).idempotency_key
+        return StepRun(
+            run_id=self.run_id,
+            position=self.position,
+            address=self.address,
+            generation=self.generation,
+        ).idempotency_key
 
 
 def _at(moment: datetime | None):
@@ -107,8 +122,10 @@ def store_inputs(rows: list[Claimed]) -> None:
     for row in rows:
         params += [row.id, json.dumps(row.rendered_input)]
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {TABLE} SET rendered_input = CASE id {cases} END "
-                       f"WHERE id IN ({marks})", [*params, *(row.id for row in rows)])
+        cursor.execute(
+            f"UPDATE {TABLE} SET rendered_input = CASE id {cases} END WHERE id IN ({marks})",
+            [*params, *(row.id for row in rows)],
+        )
 
 
 def _dumps(value: Any) -> str | None:
@@ -117,10 +134,19 @@ def _dumps(value: Any) -> str | None:
 
 # The columns a record writes, with the type PostgreSQL must be told (VALUES rows are text).
 RECORDED = (
-    ("id", "bigint"), ("attempts", "integer"), ("status", ""), ("output", "jsonb"),
-    ("items", "jsonb"), ("error", ""), ("error_fields", "jsonb"), ("status_code", "integer"),
-    ("finished_at", "timestamptz"), ("duration_ms", "integer"),
-    ("next_attempt_at", "timestamptz"), ("wait_kind", ""), ("uncounted", "integer"),
+    ("id", "bigint"),
+    ("attempts", "integer"),
+    ("status", ""),
+    ("output", "jsonb"),
+    ("items", "jsonb"),
+    ("error", ""),
+    ("error_fields", "jsonb"),
+    ("status_code", "integer"),
+    ("finished_at", "timestamptz"),
+    ("duration_ms", "integer"),
+    ("next_attempt_at", "timestamptz"),
+    ("wait_kind", ""),
+    ("uncounted", "integer"),
 )
 
 
@@ -128,9 +154,18 @@ def _recorded(row: Claimed, outcome, started_at: datetime, now: datetime) -> lis
     finished = outcome.status != "waiting"
     duration = max(int((now - started_at).total_seconds() * 1000), 0)
     return [
-        row.id, row.attempts, outcome.status, _dumps(outcome.output), _dumps(outcome.items),
-        outcome.error, _dumps(outcome.error_fields), outcome.status_code,
-        _at(now) if finished else None, duration, _at(outcome.wait_until), outcome.wait_kind,
+        row.id,
+        row.attempts,
+        outcome.status,
+        _dumps(outcome.output),
+        _dumps(outcome.items),
+        outcome.error,
+        _dumps(outcome.error_fields),
+        outcome.status_code,
+        _at(now) if finished else None,
+        duration,
+        _at(outcome.wait_until),
+        outcome.wait_kind,
         0 if outcome.counts else 1,
     ]
 
@@ -141,8 +176,9 @@ def _value(name: str, kind: str) -> str:
     return f"v.{name}"
 
 
-def record_all(outcomes: list[tuple[Claimed, Any]], started_at: datetime,
-               now: datetime) -> set[int]:
+def record_all(
+    outcomes: list[tuple[Claimed, Any]], started_at: datetime, now: datetime
+) -> set[int]:
     """Write each attempt's outcome where the claim is still ours (fenced by the attempt
     number), in one statement; the ids written. A worker whose lease lapsed and whose row was
     claimed again cannot overwrite the newer attempt."""
@@ -159,8 +195,9 @@ def record_all(outcomes: list[tuple[Claimed, Any]], started_at: datetime,
         f"FROM v WHERE {TABLE}.id = {row_id} AND {TABLE}.status = 'running' "
         f"AND {TABLE}.attempts = {_value('attempts', 'integer')} RETURNING {returning}"
     )
-    params = [value for row, outcome in outcomes
-              for value in _recorded(row, outcome, started_at, now)]
+    params = [
+        value for row, outcome in outcomes for value in _recorded(row, outcome, started_at, now)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {found[0] for found in cursor.fetchall()}
@@ -173,8 +210,12 @@ def release(row: Claimed, now: datetime) -> bool:
             f"UPDATE {TABLE} SET status = 'pending', attempts = attempts - 1, "
             f"pickups = pickups - 1, next_attempt_at = %s "
             f"WHERE id = %s AND status = 'running' AND attempts = %s",
-            [_at(now + timedelta(seconds=settings.ENGINE_STEP_LOST_AFTER_SECONDS)), row.id,
-             row.attempts])
+            [
+                _at(now + timedelta(seconds=settings.ENGINE_STEP_LOST_AFTER_SECONDS)),
+                row.id,
+                row.attempts,
+            ],
+        )
         return cursor.rowcount == 1
 
 

@@ -50,8 +50,13 @@ def _resume_delays(rows: list[dict], now: datetime) -> list[int]:
         for row in rows:
             done = StepRun.objects.filter(
                 pk=row["id"], status=StepRun.Status.WAITING, next_attempt_at=row["next_attempt_at"]
-            ).update(status=StepRun.Status.SUCCEEDED, finished_at=now, error="",
-                     next_attempt_at=None, wait_kind="")
+            ).update(
+                status=StepRun.Status.SUCCEEDED,
+                finished_at=now,
+                error="",
+                next_attempt_at=None,
+                wait_kind="",
+            )
             if done:
                 over.append(row["run_id"])
         if over:

@@ -183,8 +183,9 @@ OPERATORS: dict[str, Operator] = {
     "ends_with": Operator("ends with", True, "does not end with"),
     "greater_than": Operator("is greater than", True, "is not greater than"),
     "less_than": Operator("is less than", True, "is not less than"),
-    "greater_or_equal": Operator("is greater than or equal to", True,
-                                 "is not greater than or equal to"),
+    "greater_or_equal": Operator(
+        "is greater than or equal to", True, "is not greater than or equal to"
+    ),
     "less_or_equal": Operator("is less than or equal to", True, "is not less than or equal to"),
     "exists": Operator("has a value", False, "has no value"),
     "not_exists": Operator("has no value", False, "has a value"),

@@ -29,14 +29,22 @@ from automations.models import Event, Run
 
 log = logging.getLogger(__name__)
 
-EVENT_COLUMNS = ("id", "connection_id", "event_type", "cartly_event_id", "occurred_at",
-                 "received_at", "payload")
+EVENT_COLUMNS = (
+    "id",
+    "connection_id",
+    "event_type",
+    "cartly_event_id",
+    "occurred_at",
+    "received_at",
+    "payload",
+)
 
 
 def _claim_sql(how_many_ids: int) -> str:
     table = Event._meta.db_table
-    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked \
-        else ""
+    lock = (
+        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
     which = f"id IN ({', '.join(['%s'] * how_many_ids)}) AND " if how_many_ids else ""
     return (
         f"UPDATE {table} SET status = %s, dispatched_at = %s, "
@@ -62,8 +70,13 @@ def claim_events(limit: int, event_ids: list[int] | None = None) -> list[dict[st
     if event_ids is not None and not event_ids:
         return []
     ids = list(event_ids or [])
-    params: list[Any] = [Event.Status.DISPATCHED, connection.ops.adapt_datetimefield_value(now),
-                         *ids, Event.Status.RECEIVED, limit]
+    params: list[Any] = [
+        Event.Status.DISPATCHED,
+        connection.ops.adapt_datetimefield_value(now),
+        *ids,
+        Event.Status.RECEIVED,
+        limit,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(_claim_sql(len(ids)), params)
         rows = cursor.fetchall()
@@ -81,11 +94,18 @@ def claim_events(limit: int, event_ids: list[int] | None = None) -> list[dict[st
 def _info(run: Run, event: dict[str, Any]) -> RunInfo:
     moment = event["occurred_at"] or event["received_at"]
     return RunInfo(
-        id=run.pk, recipe_id=run.recipe_id, version=run.recipe_version, status=run.status,
+        id=run.pk,
+        recipe_id=run.recipe_id,
+        version=run.recipe_version,
+        status=run.status,
         payload=event["payload"],
-        event={"id": event["cartly_event_id"], "type": event["event_type"],
-               "time": moment.isoformat() if moment else None},
-        connection_id=event["connection_id"], started_at=run.started_at,
+        event={
+            "id": event["cartly_event_id"],
+            "type": event["event_type"],
+            "time": moment.isoformat() if moment else None,
+        },
+        connection_id=event["connection_id"],
+        started_at=run.started_at,
     )
 
 
@@ -94,8 +114,14 @@ def _make_runs(events: list[dict[str, Any]], now: datetime) -> list[RunInfo]:
     runs, by_run = [], {}
     for event in events:
         for recipe_id, version in recipes.get((event["connection_id"], event["event_type"]), ()):
-            run = Run(recipe_id=recipe_id, event_id=event["id"], recipe_version=version,
-                      status=Run.Status.RUNNING, created_at=now, started_at=now)
+            run = Run(
+                recipe_id=recipe_id,
+                event_id=event["id"],
+                recipe_version=version,
+                status=Run.Status.RUNNING,
+                created_at=now,
+                started_at=now,
+            )
             runs.append(run)
             by_run[id(run)] = event
     try:
@@ -111,10 +137,18 @@ def _make_runs_one_by_one(events, recipes) -> list[RunInfo]:
     for event in events:
         pairs = recipes.get((event["connection_id"], event["event_type"]), ())
         Run.objects.bulk_create(
-            [Run(recipe_id=rid, event_id=event["id"], recipe_version=version)
-             for rid, version in pairs], ignore_conflicts=True)
-    fresh = Run.objects.filter(event_id__in=[e["id"] for e in events], replay_of=None,
-                               status=Run.Status.QUEUED, step_runs__isnull=True)
+            [
+                Run(recipe_id=rid, event_id=event["id"], recipe_version=version)
+                for rid, version in pairs
+            ],
+            ignore_conflicts=True,
+        )
+    fresh = Run.objects.filter(
+        event_id__in=[e["id"] for e in events],
+        replay_of=None,
+        status=Run.Status.QUEUED,
+        step_runs__isnull=True,
+    )
     return list(load_runs(fresh.values_list("id", flat=True)).values())
 
 
@@ -177,6 +211,9 @@ def dispatch_received(limit: int | None = None) -> list[int]:
     except DatabaseError:
         raise  # the database itself: the clock backs off
     except Exception:  # noqa: BLE001 - an event (or its recipe) breaks the batch
-        ids = list(Event.objects.filter(status=Event.Status.RECEIVED)
-                   .order_by("received_at", "id").values_list("id", flat=True)[:limit])
+        ids = list(
+            Event.objects.filter(status=Event.Status.RECEIVED)
+            .order_by("received_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
         return dispatch_isolating_failures(ids)

@@ -34,8 +34,10 @@ def _parse_moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise FlowError(f'"Wait until": {text[:60]!r} is not a date and time '
-                        "(ISO 8601, e.g. 2026-12-01T09:00:00Z)") from None
+        raise FlowError(
+            f'"Wait until": {text[:60]!r} is not a date and time '
+            "(ISO 8601, e.g. 2026-12-01T09:00:00Z)"
+        ) from None
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
@@ -51,8 +53,10 @@ def delay_until(spec: dict[str, Any], context: dict, now: datetime) -> datetime:
             raise FlowError(str(exc)) from exc
         until = _parse_moment(text)
     if until - now > MAX_DELAY:
-        raise FlowError(f"The wait would end {shown(until)}, more than {MAX_DELAY.days} days "
-                        "from now, which is longer than a delay may wait.")
+        raise FlowError(
+            f"The wait would end {shown(until)}, more than {MAX_DELAY.days} days "
+            "from now, which is longer than a delay may wait."
+        )
     return until
 
 
@@ -67,11 +71,13 @@ def choose_paths(spec: dict[str, Any], context: dict) -> dict[str, Any]:
     for index, branch in enumerate(spec.get("branches") or []):
         label = branch.get("label") or f"Path {index + 1}"
         if taken and not run_all:
-            branches.append({"label": label, "matched": None,
-                             "reason": "Not checked: an earlier path ran."})
+            branches.append(
+                {"label": label, "matched": None, "reason": "Not checked: an earlier path ran."}
+            )
             continue
-        result = conditions.evaluate(branch.get("conditions") or [], context,
-                                     match=branch.get("match", "all"))
+        result = conditions.evaluate(
+            branch.get("conditions") or [], context, match=branch.get("match", "all")
+        )
         reason = result.reason.removeprefix(FILTER_PREFIX) if not result.passed else ""
         branches.append({"label": label, "matched": result.passed, "reason": reason})
         if result.passed:
@@ -110,6 +116,7 @@ def loop_summary(count: int, total: int) -> dict[str, Any]:
     summary: dict[str, Any] = {"count": count, "total": total}
     if total > count:
         summary["skipped"] = total - count
-        summary["note"] = (f"Only the first {count} of {total} items were gone over: "
-                           f"a loop takes at most {count}.")
+        summary["note"] = (
+            f"Only the first {count} of {total} items were gone over: a loop takes at most {count}."
+        )
     return summary

@@ -41,10 +41,24 @@ def failed(error: str, **fields) -> Outcome:
     return Outcome(FAILED, error=error, **fields)
 
 
-def waiting(error: str, until: datetime | None, kind: str, *, counts: bool = False,
-            status_code: int | None = None, transient: bool = False) -> Outcome:
-    return Outcome(WAITING, error=error, wait_until=until, wait_kind=kind, counts=counts,
-                   status_code=status_code, transient=transient)
+def waiting(
+    error: str,
+    until: datetime | None,
+    kind: str,
+    *,
+    counts: bool = False,
+    status_code: int | None = None,
+    transient: bool = False,
+) -> Outcome:
+    return Outcome(
+        WAITING,
+        error=error,
+        wait_until=until,
+        wait_kind=kind,
+        counts=counts,
+        status_code=status_code,
+        transient=transient,
+    )
 
 
 def from_error(exc: Exception, attempt: int, now: datetime, service: str = "Cartly") -> Outcome:
@@ -54,10 +68,16 @@ def from_error(exc: Exception, attempt: int, now: datetime, service: str = "Cart
     if isinstance(exc, RateLimited):
         delay = retry.rate_limited_delay(attempt, exc.retry_after)
         if delay is None:
-            return failed(f"{service} kept asking us to slow down: {exc}",
-                          status_code=exc.status_code)
-        return waiting(str(exc), now + timedelta(seconds=delay), "retry", counts=True,
-                       status_code=exc.status_code)
+            return failed(
+                f"{service} kept asking us to slow down: {exc}", status_code=exc.status_code
+            )
+        return waiting(
+            str(exc),
+            now + timedelta(seconds=delay),
+            "retry",
+            counts=True,
+            status_code=exc.status_code,
+        )
     if isinstance(exc, ConnectorError) and exc.permanent:
         fields = getattr(exc, "fields", None) or None
         return failed(str(exc), error_fields=fields, status_code=exc.status_code)
@@ -66,10 +86,18 @@ def from_error(exc: Exception, attempt: int, now: datetime, service: str = "Cart
     delay = retry.delay_after(attempt)
     if delay is None:
         took = retry.span(attempt)
-        return failed(f"{service} kept failing for {_duration(took)} ({attempt} attempts): "
-                      f"{message}", status_code=status_code)
-    return waiting(message, now + timedelta(seconds=delay), "retry", counts=True,
-                   status_code=status_code, transient=True)
+        return failed(
+            f"{service} kept failing for {_duration(took)} ({attempt} attempts): {message}",
+            status_code=status_code,
+        )
+    return waiting(
+        message,
+        now + timedelta(seconds=delay),
+        "retry",
+        counts=True,
+        status_code=status_code,
+        transient=True,
+    )
 
 
 def _duration(span: timedelta) -> str:

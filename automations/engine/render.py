@@ -32,9 +32,20 @@ from automations.engine.render_limits import Deadline
 from automations.engine.render_worker import Job
 
 __all__ = [
-    "MAX_OUTPUT_CHARS", "MAX_TEMPLATE_CHARS", "Deadline", "RenderError", "RenderJob",
-    "RenderedFields", "TemplateProblem", "build_context", "references", "render_field",
-    "render_fields", "render_many", "run_deadline", "validate_template",
+    "MAX_OUTPUT_CHARS",
+    "MAX_TEMPLATE_CHARS",
+    "Deadline",
+    "RenderError",
+    "RenderJob",
+    "RenderedFields",
+    "TemplateProblem",
+    "build_context",
+    "references",
+    "render_field",
+    "render_fields",
+    "render_many",
+    "run_deadline",
+    "validate_template",
 ]
 
 
@@ -69,16 +80,19 @@ def run_deadline(spent_seconds: float, total_seconds: float | None = None) -> De
     `seconds` of its earlier results): pass it as `RenderJob.deadline`."""
     if total_seconds is None:
         total_seconds = render_limits.RUN_DEADLINE_SECONDS
-    return Deadline(time.monotonic() + max(0.0, total_seconds - spent_seconds),
-                    f"the run's templates together took longer than {total_seconds:g} s")
+    return Deadline(
+        time.monotonic() + max(0.0, total_seconds - spent_seconds),
+        f"the run's templates together took longer than {total_seconds:g} s",
+    )
 
 
 def _job(item: RenderJob | Sequence, batch: Deadline | None) -> Job:
     if not isinstance(item, RenderJob):
         item = RenderJob(*item)
     outer = [d for d in (item.deadline, batch) if d is not None]
-    return Job(item.templates, item.context, item.labels,
-               min(outer, key=lambda d: d.at) if outer else None)
+    return Job(
+        item.templates, item.context, item.labels, min(outer, key=lambda d: d.at) if outer else None
+    )
 
 
 def _result(answer: dict[str, Any]) -> RenderedFields | RenderError:
@@ -89,10 +103,13 @@ def _result(answer: dict[str, Any]) -> RenderedFields | RenderError:
     return fields
 
 
-def render_many(jobs: Sequence[RenderJob | tuple], *, budget: float | None = None,
-                field_seconds: float = render_limits.FIELD_DEADLINE_SECONDS,
-                step_seconds: float = render_limits.STEP_DEADLINE_SECONDS,
-                ) -> list[RenderedFields | RenderError]:
+def render_many(
+    jobs: Sequence[RenderJob | tuple],
+    *,
+    budget: float | None = None,
+    field_seconds: float = render_limits.FIELD_DEADLINE_SECONDS,
+    step_seconds: float = render_limits.STEP_DEADLINE_SECONDS,
+) -> list[RenderedFields | RenderError]:
     """Render many steps' fields in one round trip to the render child.
 
     `jobs` are RenderJob or `(templates, context, labels[, deadline])` tuples. Each result is
@@ -102,13 +119,17 @@ def render_many(jobs: Sequence[RenderJob | tuple], *, budget: float | None = Non
     batch = None
     if budget is not None:
         batch = Deadline(time.monotonic() + budget, render_limits.batch_overdue(budget))
-    answers = render_jobs([_job(item, batch) for item in jobs],
-                          Limits(field_seconds, step_seconds))
+    answers = render_jobs([_job(item, batch) for item in jobs], Limits(field_seconds, step_seconds))
     return [_result(answer) for answer in answers]
 
 
-def render_fields(templates: dict[str, str], context: dict, labels: dict[str, str],
-                  *, deadline: Deadline | None = None) -> dict[str, str]:
+def render_fields(
+    templates: dict[str, str],
+    context: dict,
+    labels: dict[str, str],
+    *,
+    deadline: Deadline | None = None,
+) -> dict[str, str]:
     """Render a step's fields in order; the first failure stops the step (RenderError)."""
     [result] = render_many([RenderJob(templates, context, labels, deadline)])
     if isinstance(result, RenderError):

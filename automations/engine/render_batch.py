@@ -22,8 +22,12 @@ def render_rows(jobs: list[tuple[int, dict, dict, Any, int, float]]) -> dict[int
     if not jobs:
         return {}
     prepared = [
-        render.RenderJob(templates, context, {f.key: f.label for f in operation.input_fields},
-                         render.run_deadline(spent))
+        render.RenderJob(
+            templates,
+            context,
+            {f.key: f.label for f in operation.input_fields},
+            render.run_deadline(spent),
+        )
         for _, templates, context, operation, _, spent in jobs
     ]
     results = render.render_many(prepared)

@@ -48,18 +48,23 @@ def _fresh_call_or_same(step_run: StepRun, re_render: bool) -> dict:
     same input, same key, so Cartly replays the success instead of applying it twice.
     """
     if _definitely_refused(step_run) or (re_render and step_run.status_code is None):
-        return {"generation": F("generation") + 1, "rendered_input": None,
-                "first_attempt_at": None}
+        return {"generation": F("generation") + 1, "rendered_input": None, "first_attempt_at": None}
     return {}
 
 
 def _keep_attempt(step_run: StepRun, version: int) -> None:
     if step_run.attempts or step_run.rendered_input is not None:
         StepAttempt.objects.create(
-            step_run=step_run, number=step_run.attempts, status=step_run.status,
-            recipe_version=version, rendered_input=step_run.rendered_input,
-            output=step_run.output, error=step_run.error, error_fields=step_run.error_fields,
-            status_code=step_run.status_code, started_at=step_run.started_at,
+            step_run=step_run,
+            number=step_run.attempts,
+            status=step_run.status,
+            recipe_version=version,
+            rendered_input=step_run.rendered_input,
+            output=step_run.output,
+            error=step_run.error,
+            error_fields=step_run.error_fields,
+            status_code=step_run.status_code,
+            started_at=step_run.started_at,
             finished_at=step_run.finished_at or timezone.now(),
             duration_ms=step_run.duration_ms,
         )
@@ -77,9 +82,13 @@ def _check_same_path(run: Run, version: int, failed: StepRun) -> None:
         if step is None or step.get("key") != row.key or kind_of(step) != row.kind:
             raise CannotRetry(
                 "The recipe's steps up to the failed one changed since this run, so it cannot "
-                "go on from there with the current version. Replay the whole run instead.")
-        if row.pk != failed.pk and row.kind == StepRun.Kind.OPERATION \
-                and step.get("operation") != row.operation:
+                "go on from there with the current version. Replay the whole run instead."
+            )
+        if (
+            row.pk != failed.pk
+            and row.kind == StepRun.Kind.OPERATION
+            and step.get("operation") != row.operation
+        ):
             raise CannotRetry(f"Step {row.key} now calls another operation; replay the run.")
 
 
@@ -112,17 +121,29 @@ def retry_from_failed_step(run: Run, use_current_version: bool = False) -> StepR
         reset = StepRun.objects.filter(
             pk=step_run.pk, status__in=[StepRun.Status.FAILED, StepRun.Status.WAITING]
         ).update(
-            status=StepRun.Status.PENDING, output=None, items=None, error="", error_fields=None,
-            status_code=None, attempts=0, pickups=0, wait_kind="", finished_at=None,
+            status=StepRun.Status.PENDING,
+            output=None,
+            items=None,
+            error="",
+            error_fields=None,
+            status_code=None,
+            attempts=0,
+            pickups=0,
+            wait_kind="",
+            finished_at=None,
             next_attempt_at=advance.lost_after(timezone.now()),
             **_fresh_call_or_same(step_run, re_render=version != run.recipe_version),
         )
         if not reset:
             raise CannotRetry("That step is running right now; look again in a moment.")
     StepRun.objects.filter(run=run, status=StepRun.Status.SKIPPED).update(
-        status=StepRun.Status.PENDING, next_attempt_at=None)
+        status=StepRun.Status.PENDING, next_attempt_at=None
+    )
     Run.objects.filter(pk=run.pk).update(
-        status=Run.Status.RUNNING, failure_reason="", finished_at=None, recipe_version=version,
+        status=Run.Status.RUNNING,
+        failure_reason="",
+        finished_at=None,
+        recipe_version=version,
         started_at=run.started_at or timezone.now(),
     )
     now = timezone.now()
@@ -146,7 +167,9 @@ def cancel_run(run: Run, reason: str = "Canceled by you.") -> bool:
         return False
     now = timezone.now()
     StepRun.objects.filter(run=run, status__in=StepRun.UNFINISHED).update(
-        status=StepRun.Status.CANCELED, finished_at=now, next_attempt_at=None, wait_kind="")
-    Run.objects.filter(pk=run.pk).update(status=Run.Status.CANCELED, failure_reason=reason,
-                                         finished_at=now)
+        status=StepRun.Status.CANCELED, finished_at=now, next_attempt_at=None, wait_kind=""
+    )
+    Run.objects.filter(pk=run.pk).update(
+        status=Run.Status.CANCELED, failure_reason=reason, finished_at=now
+    )
     return True

@@ -15,14 +15,31 @@ from automations.engine import walk
 from automations.models import Run, StepRun
 
 RUN_FIELDS = (
-    "id", "recipe_id", "recipe_version", "status", "started_at", "recipe__connection_id",
+    "id",
+    "recipe_id",
+    "recipe_version",
+    "status",
+    "started_at",
+    "recipe__connection_id",
     "render_seconds",
     "event__cartly_event_id",
-    "event__event_type", "event__occurred_at", "event__received_at", "event__payload",
+    "event__event_type",
+    "event__occurred_at",
+    "event__received_at",
+    "event__payload",
 )
 ROW_FIELDS = (
-    "id", "run_id", "position", "address", "key", "operation", "status", "output", "items",
-    "error", "status_code",
+    "id",
+    "run_id",
+    "position",
+    "address",
+    "key",
+    "operation",
+    "status",
+    "output",
+    "items",
+    "error",
+    "status_code",
 )
 
 
@@ -51,11 +68,18 @@ class RunInfo:
 def info_from_values(values: dict[str, Any]) -> RunInfo:
     moment = values["event__occurred_at"] or values["event__received_at"]
     return RunInfo(
-        id=values["id"], recipe_id=values["recipe_id"], version=values["recipe_version"],
-        status=values["status"], payload=values["event__payload"],
-        event={"id": values["event__cartly_event_id"], "type": values["event__event_type"],
-               "time": moment.isoformat() if moment else None},
-        connection_id=values["recipe__connection_id"], started_at=values["started_at"],
+        id=values["id"],
+        recipe_id=values["recipe_id"],
+        version=values["recipe_version"],
+        status=values["status"],
+        payload=values["event__payload"],
+        event={
+            "id": values["event__cartly_event_id"],
+            "type": values["event__event_type"],
+            "time": moment.isoformat() if moment else None,
+        },
+        connection_id=values["recipe__connection_id"],
+        started_at=values["started_at"],
         render_seconds=values["render_seconds"],
     )
 
@@ -68,9 +92,17 @@ def load_runs(run_ids) -> dict[int, RunInfo]:
 
 def row_from_values(values: dict[str, Any]) -> walk.Row:
     where = values["address"] or str(values["position"])
-    return walk.Row(where, values["status"], values["key"], values["output"], values["items"],
-                    values["error"], values["status_code"], values["id"],
-                    values["operation"])
+    return walk.Row(
+        where,
+        values["status"],
+        values["key"],
+        values["output"],
+        values["items"],
+        values["error"],
+        values["status_code"],
+        values["id"],
+        values["operation"],
+    )
 
 
 def load_rows(run_ids) -> dict[int, dict[str, walk.Row]]:
@@ -106,6 +138,7 @@ def finish_run(run: Run, status: str, reason: str = "") -> None:
     now = timezone.now()
     with transaction.atomic():
         StepRun.objects.filter(run=run, status=StepRun.Status.PENDING).update(
-            status=StepRun.Status.SKIPPED, next_attempt_at=None)
+            status=StepRun.Status.SKIPPED, next_attempt_at=None
+        )
         finish_runs([(load_runs([run.pk])[run.pk], status, reason)], now)
     run.status, run.failure_reason, run.finished_at = status, reason, now

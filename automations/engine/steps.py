@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 PAUSED_REASON = outcomes.PAUSED_REASON
 # Pickups without an outcome before a step is given up: it keeps killing its worker.
 MAX_PICKUPS = 3
-POISON = ("This step stopped its worker {n} times in a row, so it was given up (poison). "
-          "Its input is kept below; retry it once the cause is fixed.")
+POISON = (
+    "This step stopped its worker {n} times in a row, so it was given up (poison). "
+    "Its input is kept below; retry it once the cause is fixed."
+)
 # Cartly keeps idempotency keys for 24 hours; past this, a retry looks for the effect first.
 KEY_MEMORY = timedelta(hours=23)
 
@@ -49,8 +51,9 @@ def _contexts(rows: list[claims.Claimed], infos: dict[int, RunInfo], now: dateti
         base = info.base_context(now)
         if row.id in later:
             steps = version_document(info.recipe_id, info.version)["steps"]
-            found[row.id] = walk.plan(steps, earlier.get(row.run_id, {}), base, now,
-                                      target=row.where).context
+            found[row.id] = walk.plan(
+                steps, earlier.get(row.run_id, {}), base, now, target=row.where
+            ).context
         else:
             found[row.id] = {**base, "steps": {}}
     return found
@@ -62,15 +65,31 @@ def _jobs(rows, infos, now) -> list[calls.Job]:
     operations = {row.id: registry.get(row.operation) for row in rows}
     fresh = [row for row in rows if row.rendered_input is None]
     rendered = render_batch.render_rows(
-        [(row.id, step_at(_steps(infos[row.run_id]), row.where).get("fields", {}),
-          contexts[row.id], operations[row.id], row.run_id, infos[row.run_id].render_seconds)
-         for row in fresh])
+        [
+            (
+                row.id,
+                step_at(_steps(infos[row.run_id]), row.where).get("fields", {}),
+                contexts[row.id],
+                operations[row.id],
+                row.run_id,
+                infos[row.run_id].render_seconds,
+            )
+            for row in fresh
+        ]
+    )
     jobs, stored = [], []
     for row in rows:
         info, operation = infos[row.run_id], operations[row.id]
         step = step_at(_steps(info), row.where)
-        job = calls.Job(row.id, info.connection_id, row.attempts, operation, {},
-                        row.idempotency_key(), step.get("if_not_found", "halt"))
+        job = calls.Job(
+            row.id,
+            info.connection_id,
+            row.attempts,
+            operation,
+            {},
+            row.idempotency_key(),
+            step.get("if_not_found", "halt"),
+        )
         result = rendered.get(row.id)
         if isinstance(result, Exception):
             job.outcome = outcomes.failed(str(result))
@@ -103,7 +122,8 @@ def _convert(job: calls.Job, row: claims.Claimed, operation, now: datetime) -> c
             job.outcome = outcomes.failed(
                 "More than a day has passed since the first attempt, so Cartly no longer "
                 "remembers it and repeating the call could apply it twice. Check the shop, "
-                "then retry by hand.")
+                "then retry by hand."
+            )
         job.key_may_be_forgotten = True
     return job
 
@@ -179,9 +199,15 @@ def _record(rows, jobs, infos, started, now) -> dict[int, str]:
 def _attempt(row, outcome, info: RunInfo, started, now) -> StepAttempt:
     """Keep a failed attempt that will be tried again: the step's row moves on without it."""
     return StepAttempt(
-        step_run_id=row.id, number=row.attempts, status=StepRun.Status.FAILED,
-        recipe_version=info.version, rendered_input=row.rendered_input, error=outcome.error,
-        status_code=outcome.status_code, started_at=started, finished_at=now,
+        step_run_id=row.id,
+        number=row.attempts,
+        status=StepRun.Status.FAILED,
+        recipe_version=info.version,
+        rendered_input=row.rendered_input,
+        error=outcome.error,
+        status_code=outcome.status_code,
+        started_at=started,
+        finished_at=now,
         duration_ms=max(int((now - started).total_seconds() * 1000), 0),
     )
 

@@ -17,8 +17,26 @@ from typing import Any
 # Prices travel as decimal strings ("19.90"); two places is what Cartly and most currencies use.
 MONEY_PLACES = Decimal("0.01")
 # ISO 4217 currencies without minor units: "1500 JPY", never "1500.00 JPY".
-ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
-                                     "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"})
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    {
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "ISK",
+        "JPY",
+        "KMF",
+        "KRW",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    }
+)
 CURRENCY_CODE = re.compile(r"^[A-Za-z]{3}$")
 # A plain decimal, no exponent: "1e999999" would make Decimal build a million-digit number.
 DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -72,7 +90,7 @@ def date(value: Any, pattern: str = DEFAULT_DATE_FORMAT) -> str:
 
 
 def slug(value: Any) -> str:
-    """"Summer Sale – 20% off!" -> "summer-sale-20-off": accents folded, ASCII only."""
+    """ "Summer Sale – 20% off!" -> "summer-sale-20-off": accents folded, ASCII only."""
     text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 

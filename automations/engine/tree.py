@@ -50,7 +50,7 @@ def sort_key(where: str) -> tuple:
             parts.append((0, int(part), ""))
         else:
             letters = part.rstrip("0123456789")
-            number = part[len(letters):]
+            number = part[len(letters) :]
             parts.append((1, int(number) if number else -1, letters))
     return tuple(parts)
 
@@ -73,8 +73,10 @@ def children(step: dict[str, Any], iteration: int = 0) -> list[tuple[str, list[d
         return [(f"i{iteration}", step.get("steps") or [])]
     if kind == PATHS:
         paths = step["paths"]
-        found = [(f"b{i}", branch.get("steps") or [])
-                 for i, branch in enumerate(paths.get("branches") or [])]
+        found = [
+            (f"b{i}", branch.get("steps") or [])
+            for i, branch in enumerate(paths.get("branches") or [])
+        ]
         if paths.get("otherwise"):
             found.append(("o", paths["otherwise"]))
         return found

@@ -26,7 +26,11 @@ from automations.engine.tree import DELAY, FILTER, LOOP, OPERATION, PATHS, kind_
 
 EXECUTE, WAIT, BUSY, DONE = "execute", "wait", "busy", "done"
 SUCCEEDED, FAILED, HALTED, FILTERED, CANCELED = (
-    "succeeded", "failed", "halted", "filtered", "canceled",
+    "succeeded",
+    "failed",
+    "halted",
+    "filtered",
+    "canceled",
 )
 PENDING, RUNNING, WAITING, SKIPPED = "pending", "running", "waiting", "skipped"
 
@@ -127,21 +131,34 @@ class _Walker:
         position, address = split(where)
         finished = status not in (PENDING, RUNNING, WAITING)
         values = {
-            "position": position, "address": address, "key": step["key"], "kind": kind,
-            "operation": step.get("operation", ""), "status": status,
+            "position": position,
+            "address": address,
+            "key": step["key"],
+            "kind": kind,
+            "operation": step.get("operation", ""),
+            "status": status,
             "started_at": self.now if status != PENDING else None,
             "finished_at": self.now if finished else None,
-            "duration_ms": 0 if finished else None, **fields,
+            "duration_ms": 0 if finished else None,
+            **fields,
         }
         laid_out = self.rows.get(where)
         if laid_out is not None:  # a top-level row laid out when the run began
-            self.updates[where] = {k: v for k, v in values.items()
-                                   if k not in ("position", "address")}
+            self.updates[where] = {
+                k: v for k, v in values.items() if k not in ("position", "address")
+            }
         else:
             self.new_rows.append(values)
-        row = Row(where, status, step["key"], fields.get("output"), fields.get("items"),
-                  fields.get("error", ""), laid_out.id if laid_out else None,
-                  step.get("operation", ""))
+        row = Row(
+            where,
+            status,
+            step["key"],
+            fields.get("output"),
+            fields.get("items"),
+            fields.get("error", ""),
+            laid_out.id if laid_out else None,
+            step.get("operation", ""),
+        )
         self.rows[where] = row
         return row
 
@@ -204,11 +221,13 @@ class _Walker:
         if row is None:
             spec = step["filter"]
             try:
-                result = conditions.evaluate(spec.get("conditions", []), self.context(scope),
-                                             match=spec.get("match", "all"))
+                result = conditions.evaluate(
+                    spec.get("conditions", []), self.context(scope), match=spec.get("match", "all")
+                )
             except conditions.ConditionError as exc:
-                row = self.add(where, step, FILTER, FAILED,
-                               error=f"The filter cannot be checked: {exc}")
+                row = self.add(
+                    where, step, FILTER, FAILED, error=f"The filter cannot be checked: {exc}"
+                )
             else:
                 status = SUCCEEDED if result.passed else FILTERED
                 row = self.add(where, step, FILTER, status, error=result.reason)
@@ -230,8 +249,16 @@ class _Walker:
                 if until <= self.now:
                     row = self.add(where, step, DELAY, SUCCEEDED, output=output)
                 else:
-                    self.add(where, step, DELAY, WAITING, output=output, next_attempt_at=until,
-                             wait_kind="delay", error=f"Waiting until {flow.shown(until)}.")
+                    self.add(
+                        where,
+                        step,
+                        DELAY,
+                        WAITING,
+                        output=output,
+                        next_attempt_at=until,
+                        wait_kind="delay",
+                        error=f"Waiting until {flow.shown(until)}.",
+                    )
                     raise _Pending(WAIT, where)
         if row.status == WAITING:
             raise _Pending(WAIT, where)
@@ -248,8 +275,13 @@ class _Walker:
             try:
                 output = flow.choose_paths(step["paths"], self.context(scope))
             except conditions.ConditionError as exc:
-                row = self.add(where, step, PATHS, FAILED,
-                               error=f"A path's conditions cannot be checked: {exc}")
+                row = self.add(
+                    where,
+                    step,
+                    PATHS,
+                    FAILED,
+                    error=f"A path's conditions cannot be checked: {exc}",
+                )
             else:
                 row = self.add(where, step, PATHS, SUCCEEDED, output=output)
         if row.status == FAILED:
@@ -271,16 +303,28 @@ class _Walker:
             except flow.FlowError as exc:
                 row = self.add(where, step, LOOP, FAILED, error=str(exc))
             else:
-                row = self.add(where, step, LOOP, RUNNING, items=items,
-                               output=flow.loop_summary(len(items), total))
+                row = self.add(
+                    where,
+                    step,
+                    LOOP,
+                    RUNNING,
+                    items=items,
+                    output=flow.loop_summary(len(items), total),
+                )
         if row.status == FAILED:
             raise _Ended(FAILED, f"{describe(where, row.key)}: {row.error}", where)
         items = row.items or []
         for index, item in enumerate(items):
-            loop = {"index": index + 1, "index0": index, "first": index == 0,
-                    "last": index == len(items) - 1, "length": len(items)}
-            self.sequence(step.get("steps") or [], f"{where}.i{index}",
-                          scope.inner(item=item, loop=loop))
+            loop = {
+                "index": index + 1,
+                "index0": index,
+                "first": index == 0,
+                "last": index == len(items) - 1,
+                "length": len(items),
+            }
+            self.sequence(
+                step.get("steps") or [], f"{where}.i{index}", scope.inner(item=item, loop=loop)
+            )
         if row.status != SUCCEEDED:
             self.updates[where] = {"status": SUCCEEDED, "finished_at": self.now}
         scope.steps[row.key] = row.output or {}
@@ -304,8 +348,9 @@ def plan(
     walker = _Walker(dict(rows), base, now, target)
     if recipe_filter and recipe_filter.get("conditions"):
         try:
-            result = conditions.evaluate(recipe_filter["conditions"], base,
-                                         match=recipe_filter.get("match", "all"))
+            result = conditions.evaluate(
+                recipe_filter["conditions"], base, match=recipe_filter.get("match", "all")
+            )
         except conditions.ConditionError as exc:
             return Plan(DONE, status=FAILED, reason=f"The filter cannot be checked: {exc}")
         if not result.passed:
@@ -313,14 +358,19 @@ def plan(
     try:
         stop = walker.sequence(steps, "", Scope({}, {}))
     except _Pending as pending:
-        return Plan(pending.state, pending.where, new_rows=walker.new_rows,
-                    updates=walker.updates)
+        return Plan(pending.state, pending.where, new_rows=walker.new_rows, updates=walker.updates)
     except _Ended as ended:
-        return Plan(DONE, ended.where, status=ended.status, reason=ended.reason,
-                    new_rows=walker.new_rows, updates=walker.updates)
+        return Plan(
+            DONE,
+            ended.where,
+            status=ended.status,
+            reason=ended.reason,
+            new_rows=walker.new_rows,
+            updates=walker.updates,
+        )
     except _Reached as reached:
         return Plan(BUSY, target, context=reached.context)
     status, reason = (stop.status, stop.reason) if stop else (SUCCEEDED, "")
-    return Plan(DONE, status=status, reason=reason, new_rows=walker.new_rows,
-                updates=walker.updates)
-
+    return Plan(
+        DONE, status=status, reason=reason, new_rows=walker.new_rows, updates=walker.updates
+    )

@@ -190,9 +190,7 @@ def adjust_inventory(client: CartlyClient, inputs: dict[str, Any], idempotency_k
     )
 
 
-def set_inventory_once(
-    client: CartlyClient, inputs: dict[str, Any], idempotency_key: str
-) -> dict:
+def set_inventory_once(client: CartlyClient, inputs: dict[str, Any], idempotency_key: str) -> dict:
     """Setting a level may be repeated; adding to it may not, once the key is forgotten."""
     if inputs["mode"] != SET:
         raise Permanent(

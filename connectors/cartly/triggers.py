@@ -104,6 +104,7 @@ NEW = PollFilter(PollCursor.SINCE_ID)
 UPDATED = PollFilter(PollCursor.UPDATED_SINCE)
 HOOKS = "webhooks"  # the scope every REST Hook subscription needs
 
+
 def inventory_levels(product: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A listed product's variants as `inventory_level.updated` data, less `previous_available`.
 

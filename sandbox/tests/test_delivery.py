@@ -193,7 +193,9 @@ def test_it_fails_when_the_retries_run_out(shop, app, receiver):
     assert sent.status == Delivery.Status.FAILED
     assert sent.next_attempt_at is None
     assert list(sent.attempt_log.order_by("id").values_list("status_code", flat=True)) == [
-        500, 502, 503,
+        500,
+        502,
+        503,
     ]
     assert len(hook_receiver.requests) == 3
 
@@ -349,9 +351,7 @@ def test_the_worker_thread_delivers_in_the_background(shop, app, receiver):
     worker.start()
     try:
         register(shop)
-        assert wait_for(
-            lambda: Delivery.objects.filter(status=Delivery.Status.DELIVERED).exists()
-        )
+        assert wait_for(lambda: Delivery.objects.filter(status=Delivery.Status.DELIVERED).exists())
     finally:
         worker.stop(timeout=10)
 

@@ -18,13 +18,26 @@ STOCK = ["inventory_level.updated", "product.updated"]
 EXPECTED_TOPICS = {
     "order.created": sorted(["customer.created", "order.created", *STOCK]),
     "order.updated": sorted(["customer.created", "order.created", "order.updated", *STOCK]),
-    "order.fulfilled": sorted([
-        "customer.created", "order.created", "order.fulfilled", "order.updated", "order.updated",
-        *STOCK,
-    ]),
-    "order.canceled": sorted([
-        "customer.created", "order.canceled", "order.created", "order.updated", *STOCK, *STOCK,
-    ]),
+    "order.fulfilled": sorted(
+        [
+            "customer.created",
+            "order.created",
+            "order.fulfilled",
+            "order.updated",
+            "order.updated",
+            *STOCK,
+        ]
+    ),
+    "order.canceled": sorted(
+        [
+            "customer.created",
+            "order.canceled",
+            "order.created",
+            "order.updated",
+            *STOCK,
+            *STOCK,
+        ]
+    ),
     "product.created": ["product.created"],
     "product.updated": ["product.updated"],
     "customer.created": ["customer.created"],

@@ -45,7 +45,11 @@ def test_it_serves_http_and_stops_on_sigterm(tmp_path):
     subprocess.run(manage("migrate", "--no-input", "-v", "0"), env=env, check=True, timeout=60)
     proc = subprocess.Popen(
         manage("sandbox_serve", "127.0.0.1:0"),
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         match = LISTENING.search(read_line(proc, seconds=15))

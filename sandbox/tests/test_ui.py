@@ -142,7 +142,10 @@ def test_it_places_an_order_from_the_form(browser, shop, variant):
     assert order.line_items[0]["quantity"] == 2
     assert "Order #1001 placed" in texts(response)
     assert topics(shop) == [
-        "product.created", "customer.created", "order.created", "inventory_level.updated",
+        "product.created",
+        "customer.created",
+        "order.created",
+        "inventory_level.updated",
         "product.updated",
     ]
     assert b"buyer@example.com" in response.content

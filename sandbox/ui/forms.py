@@ -85,8 +85,12 @@ class ProductEditForm(forms.Form):
         for variant in variants:
             name = variant.sku or variant.title
             self.fields[self.STOCK_PREFIX + variant.id] = forms.IntegerField(
-                label=f"Stock of {name}", initial=variant.available, required=False,
-                min_value=-MAX_STOCK, max_value=MAX_STOCK, help_text="Blank leaves it as it is.",
+                label=f"Stock of {name}",
+                initial=variant.available,
+                required=False,
+                min_value=-MAX_STOCK,
+                max_value=MAX_STOCK,
+                help_text="Blank leaves it as it is.",
             )
 
     def product_data(self) -> dict:

@@ -27,7 +27,8 @@ def render(text: str, **context) -> str:
 def test_when_writes_one_format_in_the_active_zone():
     with timezone.override(zoneinfo.ZoneInfo("Europe/Paris")):
         assert render("{{ t|when }}", t=INSTANT) == (
-            '<time datetime="2026-03-05T13:03:22+00:00">2026-03-05 14:03:22 CET</time>')
+            '<time datetime="2026-03-05T13:03:22+00:00">2026-03-05 14:03:22 CET</time>'
+        )
     assert render("{{ t|when }}", t=INSTANT).endswith(">2026-03-05 13:03:22 UTC</time>")
     assert render("{{ t|when }}", t=None) == ""
 
@@ -73,8 +74,10 @@ def test_the_zone_is_read_once_per_session_not_per_page(merchant, django_assert_
 def test_make_run_logins_include_an_admin_who_can_open_the_admin(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     call_command("demo_user", stdout=io.StringIO())
-    logins = {name: json.loads((tmp_path / f"{name}-login.json").read_text())
-              for name in ("demo", "admin")}
+    logins = {
+        name: json.loads((tmp_path / f"{name}-login.json").read_text())
+        for name in ("demo", "admin")
+    }
     assert oct((tmp_path / "admin-login.json").stat().st_mode & 0o777) == "0o600"
     admin, demo = Client(), Client()
     assert admin.login(**logins["admin"]) and demo.login(**logins["demo"])

@@ -25,8 +25,10 @@ if celery_app.conf.broker_url.startswith("filesystem"):
     for _sub in ("queue", "processed", "control"):
         (_folder / _sub).mkdir()
     celery_app.conf.broker_transport_options = {
-        "data_folder_in": str(_folder / "queue"), "data_folder_out": str(_folder / "queue"),
-        "processed_folder": str(_folder / "processed"), "store_processed": False,
+        "data_folder_in": str(_folder / "queue"),
+        "data_folder_out": str(_folder / "queue"),
+        "processed_folder": str(_folder / "processed"),
+        "store_processed": False,
         "control_folder": str(_folder / "control"),
     }
 
@@ -94,8 +96,12 @@ def _worker(settings):
     settings.ENGINE_CLOCK_STEPS_SECONDS = 0.2
     celery_app.control.purge()  # messages other tests published name rows that are gone
     with start_worker(
-        celery_app, pool="threads", concurrency=4, perform_ping_check=False,
-        loglevel="WARNING", shutdown_timeout=20,
+        celery_app,
+        pool="threads",
+        concurrency=4,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=20,
     ) as worker:
         yield worker
 
@@ -112,8 +118,11 @@ def start_run(recipe, connection, payload: dict, event_id: str | None = None):
     from automations.models import Event, Run
 
     event = Event.objects.create(
-        connection=connection, cartly_event_id=event_id or f"evt_{payload['id']}",
-        event_type=recipe.event_type, object_id=payload["id"], payload=payload,
+        connection=connection,
+        cartly_event_id=event_id or f"evt_{payload['id']}",
+        event_type=recipe.event_type,
+        object_id=payload["id"],
+        payload=payload,
         status=Event.Status.DISPATCHED,
     )
     run = Run.objects.create(recipe=recipe, event=event, recipe_version=recipe.version)

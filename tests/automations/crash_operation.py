@@ -23,8 +23,9 @@ KEY = "faults.crash_or_adjust"
 def crash_or_adjust(client, inputs: dict[str, Any], idempotency_key: str) -> dict:
     if inputs.get("crash") == "yes":
         os.kill(os.getpid(), signal.SIGKILL)
-    return client.set_inventory(inputs["variant_id"], adjustment=inputs["quantity"],
-                                idempotency_key=idempotency_key)
+    return client.set_inventory(
+        inputs["variant_id"], adjustment=inputs["quantity"], idempotency_key=idempotency_key
+    )
 
 
 CRASH_OR_ADJUST = Action(
@@ -35,8 +36,9 @@ CRASH_OR_ADJUST = Action(
     input_fields=(
         Field(key="variant_id", label="Variant ID", required=True),
         Field(key="quantity", label="Quantity", type=FieldType.INTEGER, required=True),
-        Field(key="crash", label="Crash", type=FieldType.CHOICE, choices=("no", "yes"),
-              default="no"),
+        Field(
+            key="crash", label="Crash", type=FieldType.CHOICE, choices=("no", "yes"), default="no"
+        ),
     ),
     perform=crash_or_adjust,
     scopes=("write_inventory",),

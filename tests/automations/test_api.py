@@ -30,8 +30,11 @@ def persona(name: str):
 
     user = get_user_model().objects.create_user(name, password="x")
     shop = Connection.objects.create(
-        owner=user, shop_id=f"shop_{name}", shop_name=f"{name} Tees",
-        shop_domain=f"{name}.example", access_token="very-secret-access",
+        owner=user,
+        shop_id=f"shop_{name}",
+        shop_name=f"{name} Tees",
+        shop_domain=f"{name}.example",
+        access_token="very-secret-access",
         refresh_token="very-secret-refresh",
     )
     _, raw = ApiToken.create_for(user, "tests")
@@ -62,8 +65,12 @@ def put(client, url: str, body) -> object:
 def test_it_requires_a_valid_token(client, alice):
     from django.test import Client
 
-    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer cat_wrong"},
-                    {"HTTP_AUTHORIZATION": "Basic abc"}, {"HTTP_AUTHORIZATION": "Bearer"}):
+    for headers in (
+        {},
+        {"HTTP_AUTHORIZATION": "Bearer cat_wrong"},
+        {"HTTP_AUTHORIZATION": "Basic abc"},
+        {"HTTP_AUTHORIZATION": "Bearer"},
+    ):
         response = Client(**headers).get("/api/recipes")
         assert response.status_code == 401
         assert "Authorization: Bearer" in response.json()["detail"]
@@ -79,9 +86,15 @@ def test_it_serves_the_openapi_schema(client):
     response = client.get("/api/schema/")
     assert response.status_code == 200
     paths = response.json()["paths"]
-    for path in ("/api/recipes", "/api/recipes/{recipe_id}", "/api/recipes/{recipe_id}/enable",
-                 "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/replay",
-                 "/api/connections"):
+    for path in (
+        "/api/recipes",
+        "/api/recipes/{recipe_id}",
+        "/api/recipes/{recipe_id}/enable",
+        "/api/runs",
+        "/api/runs/{run_id}",
+        "/api/runs/{run_id}/replay",
+        "/api/connections",
+    ):
         assert path in paths
 
 
@@ -101,9 +114,7 @@ def test_it_creates_a_recipe_from_a_document(alice, doc):
     response = post(api, "/api/recipes", {"connection": shop.pk, "document": doc})
     assert response.status_code == 201
     body = response.json()
-    assert (body["enabled"], body["version"], body["trigger"]) == (
-        False, 1, "cartly.order_created"
-    )
+    assert (body["enabled"], body["version"], body["trigger"]) == (False, 1, "cartly.order_created")
     assert [s["key"] for s in body["document"]["steps"]] == ["customer", "discount"]
     assert Recipe.objects.get(pk=body["id"]).owner == user
 
@@ -118,7 +129,9 @@ def test_it_lists_every_problem_of_an_invalid_document(alice, doc):
     body = response.json()
     assert body["detail"] == "The recipe document has 3 problems"
     assert {p["path"] for p in body["problems"]} == {
-        "trigger", "steps[1].fields.code", "steps[0].fields.shoe_size"
+        "trigger",
+        "steps[1].fields.code",
+        "steps[0].fields.shoe_size",
     }
     assert not Recipe.objects.exists()
 
@@ -161,15 +174,19 @@ def test_it_updates_a_recipe_as_a_new_version(alice, doc):
     assert (response.json()["version"], response.json()["name"]) == (2, "Thank every buyer")
     assert RecipeVersion.objects.get(recipe=recipe, version=1).document["name"] == doc["name"]
     assert RecipeVersion.objects.get(recipe=recipe, version=2).document["filter"] == {
-        "match": "all", "conditions": []
+        "match": "all",
+        "conditions": [],
     }
 
 
 def test_it_keeps_the_recipe_when_an_update_is_invalid(alice, doc):
     user, shop, api = alice
     recipe = create_recipe(user, shop, doc)
-    response = put(api, f"/api/recipes/{recipe.pk}", {**doc, "mode": "polling",
-                                                       "trigger": "cartly.cart_abandoned"})
+    response = put(
+        api,
+        f"/api/recipes/{recipe.pk}",
+        {**doc, "mode": "polling", "trigger": "cartly.cart_abandoned"},
+    )
     assert response.status_code == 422
     assert "Abandoned Cart needs the instant trigger" in response.json()["problems"][0]["message"]
     response = api.put(f"/api/recipes/{recipe.pk}", "[1,", content_type="application/json")
@@ -203,22 +220,40 @@ def test_it_refuses_to_turn_on_a_recipe_of_a_disconnected_shop(alice, doc):
 def make_run(recipe: Recipe, number: int, email: str, status: str, age_days: int = 0) -> Run:
     payload = {"id": f"ord_{number}", "number": number, "email": email, "total_price": "30.00"}
     event = Event.objects.create(
-        connection=recipe.connection, cartly_event_id=f"evt_{recipe.pk}_{number}",
-        event_type="order.created", object_id=f"ord_{number}", payload=payload,
+        connection=recipe.connection,
+        cartly_event_id=f"evt_{recipe.pk}_{number}",
+        event_type="order.created",
+        object_id=f"ord_{number}",
+        payload=payload,
     )
     created = timezone.now() - timedelta(days=age_days)
-    run = Run.objects.create(recipe=recipe, event=event, recipe_version=recipe.version,
-                             status=status, created_at=created)
-    StepRun.objects.create(
-        run=run, position=0, key="customer", operation="cartly.find_or_create_customer",
-        status=StepRun.Status.SUCCEEDED, rendered_input={"email": email},
-        output={"id": "cus_1", "email": email, "created": True}, attempts=1, status_code=200,
-        started_at=created, finished_at=created, duration_ms=12,
+    run = Run.objects.create(
+        recipe=recipe, event=event, recipe_version=recipe.version, status=status, created_at=created
     )
     StepRun.objects.create(
-        run=run, position=1, key="discount", operation="cartly.create_discount",
-        status=StepRun.Status.FAILED, rendered_input={"code": f"THANKS-{number}"},
-        error="Cartly refused: code is already taken", status_code=422, attempts=1,
+        run=run,
+        position=0,
+        key="customer",
+        operation="cartly.find_or_create_customer",
+        status=StepRun.Status.SUCCEEDED,
+        rendered_input={"email": email},
+        output={"id": "cus_1", "email": email, "created": True},
+        attempts=1,
+        status_code=200,
+        started_at=created,
+        finished_at=created,
+        duration_ms=12,
+    )
+    StepRun.objects.create(
+        run=run,
+        position=1,
+        key="discount",
+        operation="cartly.create_discount",
+        status=StepRun.Status.FAILED,
+        rendered_input={"code": f"THANKS-{number}"},
+        error="Cartly refused: code is already taken",
+        status_code=422,
+        attempts=1,
     )
     return run
 
@@ -265,7 +300,8 @@ def test_it_filters_runs(alice, runs):
     assert run_ids(api, "?status=failed") == [runs["new"].pk]
     since = (timezone.now() - timedelta(days=1)).isoformat()
     assert run_ids(api, "?" + f"since={since}".replace("+", "%2B")) == [
-        runs["other"].pk, runs["new"].pk
+        runs["other"].pk,
+        runs["new"].pk,
     ]
     until = (timezone.now() - timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%S")
     assert run_ids(api, f"?until={until}") == [runs["old"].pk]
@@ -276,8 +312,13 @@ def test_it_filters_runs(alice, runs):
 
 def test_it_rejects_bad_run_filters_clearly(alice, runs):
     _, _, api = alice
-    for query in ("?status=exploded", "?limit=1000", "?offset=-1", "?since=yesterday",
-                  "?recipe=abc"):
+    for query in (
+        "?status=exploded",
+        "?limit=1000",
+        "?offset=-1",
+        "?since=yesterday",
+        "?recipe=abc",
+    ):
         response = api.get(f"/api/runs{query}")
         assert response.status_code == 422, query
         assert response.json()["detail"]
@@ -295,8 +336,12 @@ def test_it_shows_a_run_with_its_step_runs(alice, bob, runs):
     assert (discount["status"], discount["status_code"]) == ("failed", 422)
     assert discount["error"] == "Cartly refused: code is already taken"
     assert bob_api.get(f"/api/runs/{run.pk}").status_code == 404
-    assert bob_api.post(f"/api/runs/{run.pk}/replay", {"version": "current"},
-                        content_type="application/json").status_code == 404
+    assert (
+        bob_api.post(
+            f"/api/runs/{run.pk}/replay", {"version": "current"}, content_type="application/json"
+        ).status_code
+        == 404
+    )
 
 
 def test_it_rejects_a_bad_replay_version(alice, runs):
@@ -354,8 +399,9 @@ def test_it_prints_a_new_token_once_and_stores_only_its_hash():
 
     user = get_user_model().objects.create_user("carol")
     out = StringIO()
-    call_command("create_api_token", "--user", "carol", "--name", "deploy", stdout=out,
-                 stderr=StringIO())
+    call_command(
+        "create_api_token", "--user", "carol", "--name", "deploy", stdout=out, stderr=StringIO()
+    )
     raw = out.getvalue().strip()
     token = ApiToken.objects.get(user=user)
     assert token.name == "deploy" and raw.startswith("cat_")

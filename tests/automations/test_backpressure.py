@@ -32,28 +32,49 @@ def braking(settings):
 
 def waiting_event(shop, age: timedelta, suffix: str = "") -> Event:
     return Event.objects.create(
-        connection=shop, cartly_event_id=f"evt_waiting{suffix}", event_type="order.created",
-        object_id=f"ord_waiting{suffix}", payload={"id": f"ord_waiting{suffix}"},
-        dedupe_key=f"order.created|ord_waiting{suffix}", received_at=timezone.now() - age,
+        connection=shop,
+        cartly_event_id=f"evt_waiting{suffix}",
+        event_type="order.created",
+        object_id=f"ord_waiting{suffix}",
+        payload={"id": f"ord_waiting{suffix}"},
+        dedupe_key=f"order.created|ord_waiting{suffix}",
+        received_at=timezone.now() - age,
     )
 
 
 def published_step(shop, published_ago: timedelta, settings) -> StepRun:
     """A step sent to a worker `published_ago`, not started yet (advance.lost_after's time)."""
-    recipe = create_recipe(shop.owner, shop, {
-        "format": "cartly-automations/recipe@2", "name": "Look the order up",
-        "trigger": "cartly.order_created", "mode": "instant",
-        "steps": [{"key": "found", "operation": "cartly.find_order",
-                   "fields": {"number": "{{ trigger.number }}"}}],
-    })
+    recipe = create_recipe(
+        shop.owner,
+        shop,
+        {
+            "format": "cartly-automations/recipe@2",
+            "name": "Look the order up",
+            "trigger": "cartly.order_created",
+            "mode": "instant",
+            "steps": [
+                {
+                    "key": "found",
+                    "operation": "cartly.find_order",
+                    "fields": {"number": "{{ trigger.number }}"},
+                }
+            ],
+        },
+    )
     event = waiting_event(shop, timedelta(0), suffix="-run")
     Event.objects.filter(pk=event.pk).update(status=Event.Status.DISPATCHED)
     run = Run.objects.create(recipe=recipe, event=event, recipe_version=recipe.version)
-    lost_at = timezone.now() - published_ago + timedelta(
-        seconds=settings.ENGINE_STEP_LOST_AFTER_SECONDS)
-    return StepRun.objects.create(run=run, position=0, key="found",
-                                  operation="cartly.find_order", status=StepRun.Status.PENDING,
-                                  next_attempt_at=lost_at)
+    lost_at = (
+        timezone.now() - published_ago + timedelta(seconds=settings.ENGINE_STEP_LOST_AFTER_SECONDS)
+    )
+    return StepRun.objects.create(
+        run=run,
+        position=0,
+        key="found",
+        operation="cartly.find_order",
+        status=StepRun.Status.PENDING,
+        next_attempt_at=lost_at,
+    )
 
 
 @pytest.mark.django_db
@@ -77,7 +98,8 @@ def test_steps_laid_out_for_later_or_parked_are_not_lag(shop, settings):
     StepRun.objects.filter(pk=step.pk).update(next_attempt_at=None)  # laid out ahead
     assert backpressure.lag_seconds() == 0
     StepRun.objects.filter(pk=step.pk).update(
-        status=StepRun.Status.WAITING, next_attempt_at=timezone.now() - timedelta(hours=1))
+        status=StepRun.Status.WAITING, next_attempt_at=timezone.now() - timedelta(hours=1)
+    )
     assert backpressure.lag_seconds() == 0  # a parked retry: its own schedule, not a backlog
 
 
@@ -115,8 +137,9 @@ def test_a_stopped_engine_is_not_waited_for(subscription):
 
 
 @pytest.mark.django_db
-def test_one_process_looks_at_the_lag_once_per_refresh(subscription, settings,
-                                                        django_assert_num_queries):
+def test_one_process_looks_at_the_lag_once_per_refresh(
+    subscription, settings, django_assert_num_queries
+):
     backpressure.hold_seconds()
     with django_assert_num_queries(0):
         for _ in range(50):

@@ -27,8 +27,12 @@ def persona(name: str) -> tuple:
     """A merchant with one (offline) shop and a logged-in browser."""
     user = get_user_model().objects.create_user(name, password="x")
     shop = Connection.objects.create(
-        owner=user, shop_id=f"shop_{name}", shop_name=f"{name} Tees",
-        shop_domain=f"{name}.example", access_token="a", refresh_token="r",
+        owner=user,
+        shop_id=f"shop_{name}",
+        shop_name=f"{name} Tees",
+        shop_domain=f"{name}.example",
+        access_token="a",
+        refresh_token="r",
     )
     browser = Client()
     browser.force_login(user)
@@ -46,8 +50,9 @@ def bob():
 
 
 def post_json(browser: Client, url: str, document) -> dict:
-    response = browser.post(url, json.dumps({"document": document}),
-                            content_type="application/json")
+    response = browser.post(
+        url, json.dumps({"document": document}), content_type="application/json"
+    )
     assert response.status_code == 200
     return response.json()
 
@@ -59,11 +64,17 @@ def discount_chain(code: str) -> dict:
         "name": "Discount for every order",
         "trigger": "cartly.order_created",
         "steps": [
-            {"key": "customer", "operation": "cartly.find_customer",
-             "fields": {"email": "{{ trigger.email }}"}, "if_not_found": "continue"},
-            {"key": "discount", "operation": "cartly.create_discount",
-             "fields": {"code": code, "kind": "percentage", "value": "10",
-                        "usage_limit": "1"}},
+            {
+                "key": "customer",
+                "operation": "cartly.find_customer",
+                "fields": {"email": "{{ trigger.email }}"},
+                "if_not_found": "continue",
+            },
+            {
+                "key": "discount",
+                "operation": "cartly.create_discount",
+                "fields": {"code": code, "kind": "percentage", "value": "10", "usage_limit": "1"},
+            },
         ],
     }
 
@@ -73,13 +84,18 @@ def discount_chain(code: str) -> dict:
 
 def test_it_requires_login(client, alice):
     recipe = create_recipe(alice[0], alice[1], example())
-    for url in ("/recipes/", "/recipes/new/", f"/recipes/{recipe.pk}/edit/",
-                f"/recipes/{recipe.pk}/test/"):
+    for url in (
+        "/recipes/",
+        "/recipes/new/",
+        f"/recipes/{recipe.pk}/edit/",
+        f"/recipes/{recipe.pk}/test/",
+    ):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/login/")
-    assert client.post("/recipes/preview/", "{}", content_type="application/json"
-                       ).status_code == 302
+    assert (
+        client.post("/recipes/preview/", "{}", content_type="application/json").status_code == 302
+    )
     assert client.post(f"/recipes/{recipe.pk}/toggle/").status_code == 302
 
 
@@ -96,9 +112,13 @@ def test_it_hides_another_users_recipe(alice, bob):
 
 def test_it_refuses_another_users_connection(alice, bob):
     _, _, browser = alice
-    response = browser.post("/recipes/new/", {
-        "document": json.dumps(example()), "connection": bob[1].pk,
-    })
+    response = browser.post(
+        "/recipes/new/",
+        {
+            "document": json.dumps(example()),
+            "connection": bob[1].pk,
+        },
+    )
     assert response.status_code == 422
     assert "Choose one of your connected shops" in response.content.decode()
     assert not Recipe.objects.exists()
@@ -109,9 +129,13 @@ def test_it_refuses_another_users_connection(alice, bob):
 
 def test_it_creates_a_recipe_from_a_draft_document(alice):
     user, shop, browser = alice
-    response = browser.post("/recipes/new/", {
-        "document": json.dumps(example()), "connection": shop.pk,
-    })
+    response = browser.post(
+        "/recipes/new/",
+        {
+            "document": json.dumps(example()),
+            "connection": shop.pk,
+        },
+    )
     recipe = Recipe.objects.get(owner=user)
     assert response.status_code == 302
     assert response["Location"] == f"/recipes/{recipe.pk}/edit/"
@@ -127,9 +151,13 @@ def test_it_saves_an_edit_as_a_new_version(alice):
     recipe = create_recipe(user, shop, example())
     document = example()
     document["steps"][1]["fields"]["value"] = "15"
-    response = browser.post(f"/recipes/{recipe.pk}/edit/", {
-        "document": json.dumps(document), "name": "Bigger thanks",
-    })
+    response = browser.post(
+        f"/recipes/{recipe.pk}/edit/",
+        {
+            "document": json.dumps(document),
+            "name": "Bigger thanks",
+        },
+    )
     assert response.status_code == 302
     recipe.refresh_from_db()
     assert (recipe.version, recipe.name) == (2, "Bigger thanks")
@@ -140,9 +168,13 @@ def test_it_shows_problems_by_field_when_saving_fails(alice):
     _, shop, browser = alice
     document = example()
     document["steps"][1]["fields"]["code"] = "THANKS-{{ trigger.number"
-    response = browser.post("/recipes/new/", {
-        "document": json.dumps(document), "connection": shop.pk,
-    })
+    response = browser.post(
+        "/recipes/new/",
+        {
+            "document": json.dumps(document),
+            "connection": shop.pk,
+        },
+    )
     page = response.content.decode()
     assert response.status_code == 422
     assert 'data-path="steps[1].fields.code"' in page
@@ -170,9 +202,7 @@ def test_it_previews_each_field_against_the_sample(alice):
     document = example()
     document["steps"][1]["fields"]["code"] = "THANKS-{{ trigger.number }}-{{ steps.customer.id }}"
     fields = post_json(alice[2], "/recipes/preview/", document)["fields"]
-    assert fields["steps[1].fields.code"] == {
-        "value": "THANKS-1001-cus_SAMPLE00000000000000000001"
-    }
+    assert fields["steps[1].fields.code"] == {"value": "THANKS-1001-cus_SAMPLE00000000000000000001"}
     assert fields["steps[0].fields.email"] == {"value": "jane.sample@example.com"}
 
 
@@ -185,8 +215,11 @@ def test_it_names_the_field_of_a_missing_value(alice):
 
 
 def test_it_previews_a_draft_that_is_not_valid_yet(alice):
-    answer = post_json(alice[2], "/recipes/preview/", {"trigger": "cartly.order_created",
-                                                      "steps": [{"key": "x"}, "junk"]})
+    answer = post_json(
+        alice[2],
+        "/recipes/preview/",
+        {"trigger": "cartly.order_created", "steps": [{"key": "x"}, "junk"]},
+    )
     assert answer["fields"] == {} and "trigger" in answer["sources"]
     assert post_json(alice[2], "/recipes/preview/", ["not", "a", "document"])["fields"] == {}
 
@@ -202,7 +235,9 @@ def test_it_reports_the_recipe_filter_on_the_sample(alice):
 def test_it_offers_trigger_values_and_earlier_outputs_only(alice):
     answer = post_json(alice[2], "/recipes/preview/", example())
     assert answer["pickers"] == {
-        "filter": ["trigger"], "steps[0]": ["trigger"], "steps[1]": ["trigger", "steps.customer"],
+        "filter": ["trigger"],
+        "steps[0]": ["trigger"],
+        "steps[1]": ["trigger", "steps.customer"],
     }
     trigger_paths = picker.paths(answer["sources"]["trigger"])
     assert {"trigger.customer.email", "trigger.line_items.0.sku", "trigger.total_price"} <= set(
@@ -239,9 +274,12 @@ def test_it_lists_recipes_with_their_state_at_cartly(alice, django_assert_max_nu
     user, shop, browser = alice
     recipe = create_recipe(user, shop, example())
     Recipe.objects.filter(pk=recipe.pk).update(enabled=True)
-    Subscription.objects.create(connection=shop, event_type="order.created",
-                                status=Subscription.Status.FAILED,
-                                status_reason="Cartly refused the URL")
+    Subscription.objects.create(
+        connection=shop,
+        event_type="order.created",
+        status=Subscription.Status.FAILED,
+        status_reason="Cartly refused the URL",
+    )
     other = create_recipe(user, shop, {**example(), "name": "Second"})
     with django_assert_max_num_queries(8):
         page = browser.get("/recipes/").content.decode()
@@ -312,18 +350,22 @@ def test_it_performs_actions_in_a_live_test(sandbox, connection):
 def test_it_tests_with_the_shops_latest_order(sandbox, connection):
     made = sandbox.sandbox_event("order.created")
     recipe = create_recipe(connection.owner, connection, discount_chain("X-{{ trigger.id }}"))
-    report = logged_in(connection.owner).post(
-        f"/recipes/{recipe.pk}/test/", {"source": "latest"}
-    ).context["report"]
+    report = (
+        logged_in(connection.owner)
+        .post(f"/recipes/{recipe.pk}/test/", {"source": "latest"})
+        .context["report"]
+    )
     assert report.trigger_data["id"] == made[-1]["ids"]["order_id"]
     assert report.steps[1].sent["code"] == f"X-{made[-1]['ids']['order_id']}"
 
 
 def test_it_explains_a_step_that_cannot_be_rendered(sandbox, connection):
     recipe = create_recipe(connection.owner, connection, discount_chain("{{ trigger.coupon }}"))
-    report = logged_in(connection.owner).post(
-        f"/recipes/{recipe.pk}/test/", {"source": "sample"}
-    ).context["report"]
+    report = (
+        logged_in(connection.owner)
+        .post(f"/recipes/{recipe.pk}/test/", {"source": "sample"})
+        .context["report"]
+    )
     assert report.steps[1].status == "failed"
     assert '"Code"' in report.steps[1].message and "trigger.coupon" in report.steps[1].message
 
@@ -335,8 +377,11 @@ def test_it_turns_a_recipe_on_and_off(sandbox, connection):
     assert response.status_code == 302 and response["Location"] == "/recipes/"
     recipe.refresh_from_db()
     assert recipe.enabled
-    assert Subscription.objects.filter(connection=connection, event_type="order.created"
-                                       ).exclude(status="deleted").exists()
+    assert (
+        Subscription.objects.filter(connection=connection, event_type="order.created")
+        .exclude(status="deleted")
+        .exists()
+    )
     browser.post(f"/recipes/{recipe.pk}/toggle/", {"next": "https://evil.example/"})
     recipe.refresh_from_db()
     assert not recipe.enabled

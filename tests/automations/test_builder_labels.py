@@ -15,8 +15,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_pills_are_labelled_from_the_catalogue_with_their_sample():
-    doc = {"trigger": "cartly.order_created",
-           "steps": [{"key": "customer", "operation": "cartly.find_customer", "fields": {}}]}
+    doc = {
+        "trigger": "cartly.order_created",
+        "steps": [{"key": "customer", "operation": "cartly.find_customer", "fields": {}}],
+    }
     labels = pills.pill_labels(doc)
     assert labels["trigger.number"] == {"label": "Order › Number", "example": "1001"}
     assert labels["trigger.customer.email"]["label"] == "Order › Customer email"
@@ -34,14 +36,25 @@ def test_the_builder_page_carries_pills_and_the_time_zone(browser, recipe):
     assert data["preview"]["pills"]["trigger.email"]["label"] == "Order › Email"
 
 
-@pytest.mark.parametrize("mode, enabled, reason, said", [
-    ("instant", False, "", "“R” is off."),
-    ("instant", False, "Turned off: the shop was disconnected",
-     "“R” is off. Turned off: the shop was disconnected"),
-    ("polling", True, "", "“R” is on and checks the shop by polling."),
-    ("instant", True, "Paused: the shop needs reconnecting",
-     "“R” is on but not running yet: Paused: the shop needs reconnecting"),
-])
+@pytest.mark.parametrize(
+    "mode, enabled, reason, said",
+    [
+        ("instant", False, "", "“R” is off."),
+        (
+            "instant",
+            False,
+            "Turned off: the shop was disconnected",
+            "“R” is off. Turned off: the shop was disconnected",
+        ),
+        ("polling", True, "", "“R” is on and checks the shop by polling."),
+        (
+            "instant",
+            True,
+            "Paused: the shop needs reconnecting",
+            "“R” is on but not running yet: Paused: the shop needs reconnecting",
+        ),
+    ],
+)
 def test_the_switch_says_what_happened_once(mode, enabled, reason, said):
     recipe = Recipe(name="R", mode=mode, enabled=enabled, paused_reason=reason)
     state = listing.switch_state(recipe, None)
@@ -59,4 +72,6 @@ def test_a_run_its_filter_stopped_started_when_it_was_created(recipe):
     queued = make_run(recipe, order(2), Run.Status.QUEUED)
     queued.started_at = None
     assert (history.run_times(queued).started, history.run_times(queued).duration_ms) == (
-        None, None)
+        None,
+        None,
+    )

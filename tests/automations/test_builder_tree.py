@@ -22,24 +22,70 @@ def nested(code: str = "ITEM-{{ item.sku }}") -> dict:
     """Order Fulfilled → find the buyer → for each line item a discount → paths by total,
     whose big-order path updates the customer and, should that fail, notes the order."""
     return {
-        "format": FORMAT, "name": "Nested", "trigger": "cartly.order_fulfilled",
-        "mode": "instant", "turn_off_after_failures": 3,
+        "format": FORMAT,
+        "name": "Nested",
+        "trigger": "cartly.order_fulfilled",
+        "mode": "instant",
+        "turn_off_after_failures": 3,
         "steps": [
-            {"key": "buyer", "operation": "cartly.find_customer",
-             "fields": {"email": "{{ trigger.email }}"}, "if_not_found": "continue"},
-            {"key": "each", "loop": {"over": "trigger.line_items"}, "steps": [
-                {"key": "code", "operation": "cartly.create_discount",
-                 "fields": {"code": code, "value": "{{ item.quantity }}"}}]},
-            {"key": "route", "paths": {"run": "first", "branches": [
-                {"label": "Big order", "match": "all", "conditions": [
-                    {"field": "trigger.total_price", "operator": "greater_than", "value": "10"}],
-                 "steps": [{"key": "vip", "operation": "cartly.update_customer",
-                            "fields": {"customer_id": "{{ trigger.customer.id }}", "tags": "vip"},
-                            "on_error": "fallback", "fallback": [
-                                {"key": "note", "operation": "cartly.update_order", "fields": {
-                                    "order_id": "{{ trigger.id }}",
-                                    "note": "VIP failed: {{ error.message }}"}}]}]}],
-                "otherwise": [{"key": "wait", "delay": {"until": "{{ trigger.created_at }}"}}]}},
+            {
+                "key": "buyer",
+                "operation": "cartly.find_customer",
+                "fields": {"email": "{{ trigger.email }}"},
+                "if_not_found": "continue",
+            },
+            {
+                "key": "each",
+                "loop": {"over": "trigger.line_items"},
+                "steps": [
+                    {
+                        "key": "code",
+                        "operation": "cartly.create_discount",
+                        "fields": {"code": code, "value": "{{ item.quantity }}"},
+                    }
+                ],
+            },
+            {
+                "key": "route",
+                "paths": {
+                    "run": "first",
+                    "branches": [
+                        {
+                            "label": "Big order",
+                            "match": "all",
+                            "conditions": [
+                                {
+                                    "field": "trigger.total_price",
+                                    "operator": "greater_than",
+                                    "value": "10",
+                                }
+                            ],
+                            "steps": [
+                                {
+                                    "key": "vip",
+                                    "operation": "cartly.update_customer",
+                                    "fields": {
+                                        "customer_id": "{{ trigger.customer.id }}",
+                                        "tags": "vip",
+                                    },
+                                    "on_error": "fallback",
+                                    "fallback": [
+                                        {
+                                            "key": "note",
+                                            "operation": "cartly.update_order",
+                                            "fields": {
+                                                "order_id": "{{ trigger.id }}",
+                                                "note": "VIP failed: {{ error.message }}",
+                                            },
+                                        }
+                                    ],
+                                }
+                            ],
+                        }
+                    ],
+                    "otherwise": [{"key": "wait", "delay": {"until": "{{ trigger.created_at }}"}}],
+                },
+            },
         ],
     }
 
@@ -76,8 +122,12 @@ def test_it_previews_every_nested_field_with_what_it_sees_there(merchant_browser
 def test_the_picker_offers_item_values_in_a_loop_and_the_error_in_a_fallback(merchant_browser):
     answer = post_json(merchant_browser, "/recipes/preview/", {"document": nested()}).json()
     pickers = answer["pickers"]
-    assert pickers["steps[1].steps[0]"] == ["trigger", "steps.buyer", "item@steps[1]",
-                                            "loop@steps[1]"]
+    assert pickers["steps[1].steps[0]"] == [
+        "trigger",
+        "steps.buyer",
+        "item@steps[1]",
+        "loop@steps[1]",
+    ]
     fallback = "steps[2].paths.branches[0].steps[0].fallback[0]"
     assert pickers[fallback][-1] == "error@steps[2].paths.branches[0].steps[0]"
     assert "item@steps[1]" not in pickers["steps[2]"]  # an item exists only in its loop
@@ -102,9 +152,15 @@ def test_the_page_without_javascript_says_what_each_nested_step_does():
 
 
 def test_a_broken_draft_is_walked_without_an_error():
-    broken = {"trigger": "cartly.order_created", "steps": [
-        {"key": "x", "loop": "not an object"}, {"paths": {"branches": [None, {"steps": 3}]}},
-        {"key": "y", "operation": "cartly.nope", "on_error": "fallback", "fallback": "no"}, 7]}
+    broken = {
+        "trigger": "cartly.order_created",
+        "steps": [
+            {"key": "x", "loop": "not an object"},
+            {"paths": {"branches": [None, {"steps": 3}]}},
+            {"key": "y", "operation": "cartly.nope", "on_error": "fallback", "fallback": "no"},
+            7,
+        ],
+    }
     draft = scopes.walk_draft(broken)
     assert [place.path for place in draft.places] == ["steps[0]", "steps[1]", "steps[2]"]
 
@@ -113,21 +169,38 @@ def test_a_broken_draft_is_walked_without_an_error():
 
 
 def test_switch_off_after_n_failures_is_a_plain_form_field(merchant_browser, merchant, shop):
-    response = merchant_browser.post("/recipes/new/", {
-        "name": "Counted", "trigger": "cartly.order_created", "mode": "instant",
-        "connection": shop.pk, "turn_off_after_failures": "4",
-        "document": json.dumps({"format": FORMAT, "steps": []})})
+    response = merchant_browser.post(
+        "/recipes/new/",
+        {
+            "name": "Counted",
+            "trigger": "cartly.order_created",
+            "mode": "instant",
+            "connection": shop.pk,
+            "turn_off_after_failures": "4",
+            "document": json.dumps({"format": FORMAT, "steps": []}),
+        },
+    )
     assert response.status_code == 302
     recipe = Recipe.objects.get(name="Counted")
     assert recipe.turn_off_after_failures == 4
-    again = merchant_browser.post(f"/recipes/{recipe.pk}/edit/", {
-        "name": "Counted", "turn_off_after_failures": "often",
-        "document": json.dumps({"format": FORMAT, "trigger": "cartly.order_created"})})
+    again = merchant_browser.post(
+        f"/recipes/{recipe.pk}/edit/",
+        {
+            "name": "Counted",
+            "turn_off_after_failures": "often",
+            "document": json.dumps({"format": FORMAT, "trigger": "cartly.order_created"}),
+        },
+    )
     assert again.status_code == 422
     assert [p.path for p in again.context["problems"]] == ["turn_off_after_failures"]
-    merchant_browser.post(f"/recipes/{recipe.pk}/edit/", {
-        "name": "Counted", "turn_off_after_failures": "",
-        "document": json.dumps({"format": FORMAT, "trigger": "cartly.order_created"})})
+    merchant_browser.post(
+        f"/recipes/{recipe.pk}/edit/",
+        {
+            "name": "Counted",
+            "turn_off_after_failures": "",
+            "document": json.dumps({"format": FORMAT, "trigger": "cartly.order_created"}),
+        },
+    )
     recipe.refresh_from_db()
     assert recipe.turn_off_after_failures is None
 
@@ -190,8 +263,11 @@ def test_a_step_test_explains_what_it_cannot_do(sandbox, connection, outsider):
     doc = nested()
     recipe = create_recipe(connection.owner, connection, doc)
     browser = owner_browser(connection)
-    assert test_step(browser, doc, "steps[1]", recipe).json()["error"].startswith(
-        "Only an action or a search")
+    assert (
+        test_step(browser, doc, "steps[1]", recipe)
+        .json()["error"]
+        .startswith("Only an action or a search")
+    )
     assert "path of the step" in post_json(browser, "/recipes/test-step/", {}).json()["error"]
     theirs = Client()
     theirs.force_login(outsider)
@@ -216,8 +292,11 @@ def test_a_dry_run_goes_through_loops_paths_fallbacks_and_delays(sandbox, connec
     doc = nested()
     doc["steps"][2]["paths"]["branches"][0]["steps"][0]["fields"]["customer_id"] = "cus_NOPE"
     recipe = create_recipe(connection.owner, connection, doc)
-    report = owner_browser(connection).post(f"/recipes/{recipe.pk}/test/",
-                                            {"source": "sample"}).context["report"]
+    report = (
+        owner_browser(connection)
+        .post(f"/recipes/{recipe.pk}/test/", {"source": "sample"})
+        .context["report"]
+    )
     found = {step.place: (step.status, step.heading) for step in report.steps}
     assert found["0"][0] == "not_found"  # the search asked the shop and went on
     assert found["1"][0] == "decided" and found["1.i0.0"] == ("would_send", "Item 1")
@@ -226,8 +305,11 @@ def test_a_dry_run_goes_through_loops_paths_fallbacks_and_delays(sandbox, connec
     big = dict(doc, steps=doc["steps"][:1] + [doc["steps"][2]])
     big["steps"][1]["paths"]["branches"][0]["conditions"][0]["value"] = "1000"
     small = create_recipe(connection.owner, connection, big)
-    report = owner_browser(connection).post(f"/recipes/{small.pk}/test/",
-                                            {"source": "sample"}).context["report"]
+    report = (
+        owner_browser(connection)
+        .post(f"/recipes/{small.pk}/test/", {"source": "sample"})
+        .context["report"]
+    )
     wait = next(step for step in report.steps if step.key == "wait")
     assert (wait.place, wait.status) == ("1.o.0", "passed")  # the sample's time has passed
 
@@ -241,8 +323,11 @@ def test_a_live_test_runs_the_fallback_when_the_step_fails(sandbox, connection):
     vip = doc["steps"][0]["paths"]["branches"][0]["steps"][0]
     vip["fields"]["customer_id"] = "cus_DOES_NOT_EXIST"
     recipe = create_recipe(connection.owner, connection, doc)
-    report = owner_browser(connection).post(f"/recipes/{recipe.pk}/test/", {
-        "source": "latest", "live": "on"}).context["report"]
+    report = (
+        owner_browser(connection)
+        .post(f"/recipes/{recipe.pk}/test/", {"source": "latest", "live": "on"})
+        .context["report"]
+    )
     found = {step.place: step for step in report.steps}
     assert found["0.b0.0"].status == "failed"
     assert found["0.b0.0.e.0"].status == "sent"

@@ -26,8 +26,7 @@ pytestmark = pytest.mark.django_db
 
 
 def days_ago(n: int, hour: int = 12):
-    return timezone.now().replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(
-        days=n)
+    return timezone.now().replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(days=n)
 
 
 # --- dashboard -----------------------------------------------------------------------------
@@ -39,10 +38,15 @@ def test_it_requires_login(client):
 
 
 def test_it_shows_each_shops_health(browser, merchant, shop):
-    broken = make_shop(merchant, shop_id="shop_2", shop_name="Second Shop",
-                       status=Connection.Status.NEEDS_RECONNECT,
-                       status_reason="Cartly no longer accepts our access.",
-                       last_error="401 Unauthorized at refresh", last_error_at=timezone.now())
+    broken = make_shop(
+        merchant,
+        shop_id="shop_2",
+        shop_name="Second Shop",
+        status=Connection.Status.NEEDS_RECONNECT,
+        status_reason="Cartly no longer accepts our access.",
+        last_error="401 Unauthorized at refresh",
+        last_error_at=timezone.now(),
+    )
     body = browser.get("/").content.decode()
     assert "Merchant Tees" in body and f'href="/connections/{shop.pk}/"' in body
     assert "Needs reconnecting" in body and "Cartly no longer accepts our access." in body
@@ -70,14 +74,18 @@ def test_it_charts_runs_per_day_by_status(browser, recipe, outsider):
     make_run(recipe, order(4), Run.Status.FILTERED, days_ago(3))
     make_run(recipe, order(5), Run.Status.QUEUED, days_ago(13))
     make_run(recipe, order(6), Run.Status.FAILED, days_ago(14))  # outside the two weeks
-    make_run(make_recipe(outsider, make_shop(outsider)), order(7), Run.Status.FAILED,
-             days_ago(0))
+    make_run(make_recipe(outsider, make_shop(outsider)), order(7), Run.Status.FAILED, days_ago(0))
 
     days = history.runs_per_day(recipe.owner)
     assert len(days) == 14 and days[-1]["day"] == timezone.localdate()
     assert days[-1]["counts"] == {
-        "succeeded": 2, "failed": 1, "halted": 0, "filtered": 0, "canceled": 0,
-        "in_progress": 0}
+        "succeeded": 2,
+        "failed": 1,
+        "halted": 0,
+        "filtered": 0,
+        "canceled": 0,
+        "in_progress": 0,
+    }
     assert days[-4]["counts"]["filtered"] == 1
     assert days[0]["counts"]["in_progress"] == 1
     assert sum(d["total"] for d in days) == 5
@@ -106,8 +114,9 @@ def test_it_charts_waiting_runs_as_in_progress_and_canceled_ones_apart(browser, 
 
 
 def test_it_links_recent_failures(browser, recipe):
-    failed = make_run(recipe, order(1001), Run.Status.FAILED, reason="Cartly said the code "
-                      "is already taken.")
+    failed = make_run(
+        recipe, order(1001), Run.Status.FAILED, reason="Cartly said the code is already taken."
+    )
     make_run(recipe, order(1002), Run.Status.SUCCEEDED)
     body = browser.get("/").content.decode()
     assert f'href="/runs/{failed.pk}/"' in body
@@ -148,14 +157,22 @@ def test_it_renders_with_the_same_queries_for_few_or_many_rows(
 
 def test_it_shows_a_connections_subscriptions(browser, shop, recipe):
     delivered = timezone.now() - timedelta(minutes=5)
-    Subscription.objects.create(connection=shop, event_type="order.created",
-                                status=Subscription.Status.ACTIVE, remote_id="wh_1",
-                                last_delivery_at=delivered)
-    Subscription.objects.create(connection=shop, event_type="order.fulfilled",
-                                status=Subscription.Status.FAILED,
-                                status_reason="Cartly answered 503; trying again soon.")
-    Subscription.objects.create(connection=shop, event_type="order.canceled",
-                                status=Subscription.Status.DELETED)
+    Subscription.objects.create(
+        connection=shop,
+        event_type="order.created",
+        status=Subscription.Status.ACTIVE,
+        remote_id="wh_1",
+        last_delivery_at=delivered,
+    )
+    Subscription.objects.create(
+        connection=shop,
+        event_type="order.fulfilled",
+        status=Subscription.Status.FAILED,
+        status_reason="Cartly answered 503; trying again soon.",
+    )
+    Subscription.objects.create(
+        connection=shop, event_type="order.canceled", status=Subscription.Status.DELETED
+    )
     body = browser.get(f"/connections/{shop.pk}/").content.decode()
     assert 'data-event-type="order.created" data-status="active"' in body
     assert delivered.strftime("%Y-%m-%d %H:%M") in body
@@ -173,16 +190,23 @@ def test_it_shows_repairs_once_the_model_exists(browser, shop):
         assert 'id="connection-repairs"' not in body
         pytest.skip("SubscriptionRepair is not in this checkout yet")
     action = model._meta.get_field("action").choices[0]
-    model.objects.create(connection=shop, event_type="order.created", action=action[0],
-                         detail="The hook had vanished at Cartly.")
+    model.objects.create(
+        connection=shop,
+        event_type="order.created",
+        action=action[0],
+        detail="The hook had vanished at Cartly.",
+    )
     body = browser.get(f"/connections/{shop.pk}/").content.decode()
     assert 'class="repair-row"' in body and action[1] in body
     assert "The hook had vanished at Cartly." in body
 
 
 def test_it_offers_reconnect_for_a_shop_that_needs_it(browser, merchant):
-    broken = make_shop(merchant, status=Connection.Status.NEEDS_RECONNECT,
-                       status_reason="The app was uninstalled at Cartly.")
+    broken = make_shop(
+        merchant,
+        status=Connection.Status.NEEDS_RECONNECT,
+        status_reason="The app was uninstalled at Cartly.",
+    )
     body = browser.get(f"/connections/{broken.pk}/").content.decode()
     assert 'id="reconnect-button"' in body and "The app was uninstalled at Cartly." in body
 
@@ -196,13 +220,24 @@ def test_it_hides_another_users_connection(client, shop, outsider):
 
 
 def test_no_page_ever_shows_a_token(browser, shop, recipe):
-    run = make_run(recipe, order(1001, email="ana@example.com"), Run.Status.FAILED,
-                   reason="Cartly refused the discount.")
+    run = make_run(
+        recipe,
+        order(1001, email="ana@example.com"),
+        Run.Status.FAILED,
+        reason="Cartly refused the discount.",
+    )
     add_failed_steps(run)
-    Subscription.objects.create(connection=shop, event_type="order.created",
-                                status=Subscription.Status.ACTIVE)
-    pages = ["/", "/runs/", "/runs/?q=1001", f"/runs/{run.pk}/", f"/connections/{shop.pk}/",
-             "/connections/"]
+    Subscription.objects.create(
+        connection=shop, event_type="order.created", status=Subscription.Status.ACTIVE
+    )
+    pages = [
+        "/",
+        "/runs/",
+        "/runs/?q=1001",
+        f"/runs/{run.pk}/",
+        f"/connections/{shop.pk}/",
+        "/connections/",
+    ]
     for url in pages:
         response = browser.get(url)
         assert response.status_code == 200, url

@@ -24,16 +24,26 @@ def own_hook_prefix(cartly_settings):
 
 
 def doc(name: str) -> dict:
-    return {"format": "cartly-automations/recipe@1", "name": name,
-            "trigger": "cartly.order_created",
-            "steps": [{"key": "discount", "operation": "cartly.create_discount",
-                       "fields": {"code": "T-{{ trigger.number }}", "value": "10"}}]}
+    return {
+        "format": "cartly-automations/recipe@1",
+        "name": name,
+        "trigger": "cartly.order_created",
+        "steps": [
+            {
+                "key": "discount",
+                "operation": "cartly.create_discount",
+                "fields": {"code": "T-{{ trigger.number }}", "value": "10"},
+            }
+        ],
+    }
 
 
 @pytest.fixture
 def recipes(owner, connection) -> tuple[Recipe, Recipe]:
-    on, off = create_recipe(owner, connection, doc("On")), create_recipe(owner, connection,
-                                                                        doc("Off"))
+    on, off = (
+        create_recipe(owner, connection, doc("On")),
+        create_recipe(owner, connection, doc("Off")),
+    )
     enable_recipe(on)
     return on, off
 
@@ -49,8 +59,7 @@ def test_it_lists_what_a_disconnect_would_stop_and_marks_what_it_stopped(connect
     assert (stopped, problems) == ([on], [])
     on.refresh_from_db()
     off.refresh_from_db()
-    assert (on.enabled, on.off_by_disconnect, on.paused_reason) == (
-        False, True, DISCONNECTED_PAUSE)
+    assert (on.enabled, on.off_by_disconnect, on.paused_reason) == (False, True, DISCONNECTED_PAUSE)
     assert (off.off_by_disconnect, off.paused_reason) == (False, "")
     assert disconnects.recipes_to_offer_back(connection) == []  # nothing to offer until back
 
@@ -64,8 +73,9 @@ def test_it_refuses_to_turn_on_a_recipe_of_a_disconnected_shop(connection, recip
     assert not off.enabled and off.paused_reason == ""
 
 
-def test_reconnecting_offers_exactly_those_back_and_turns_them_on(owner, sandbox, connection,
-                                                                   recipes):
+def test_reconnecting_offers_exactly_those_back_and_turns_them_on(
+    owner, sandbox, connection, recipes
+):
     on, off = recipes
     disconnects.disconnect(connection)
     again = reconnect(owner, sandbox)
@@ -78,12 +88,14 @@ def test_reconnecting_offers_exactly_those_back_and_turns_them_on(owner, sandbox
     assert (on.enabled, on.off_by_disconnect, on.paused_reason) == (True, False, "")
     assert not off.enabled
     assert Subscription.objects.get(connection=connection, status="active").event_type == (
-        "order.created")
+        "order.created"
+    )
     assert disconnects.recipes_to_offer_back(again) == []
 
 
-def test_leaving_them_off_forgets_the_offer_and_the_stale_reason(owner, sandbox, connection,
-                                                                 recipes):
+def test_leaving_them_off_forgets_the_offer_and_the_stale_reason(
+    owner, sandbox, connection, recipes
+):
     on, _ = recipes
     disconnects.disconnect(connection)
     again = reconnect(owner, sandbox)

@@ -75,7 +75,11 @@ def test_it_lists_every_problem_not_just_the_first(doc):
     doc["steps"][1]["key"] = "customer"
     problems = validate_document(doc)
     assert paths(problems) == {
-        "format", "name", "trigger", "steps[0].fields.colour", "steps[1].fields.code",
+        "format",
+        "name",
+        "trigger",
+        "steps[0].fields.colour",
+        "steps[1].fields.code",
         "steps[1].key",
     }
     assert "Unknown trigger 'cartly.no_such_trigger'" in messages_at(problems, "trigger")
@@ -154,8 +158,12 @@ def test_it_checks_if_not_found_and_literal_choices(doc):
     doc["steps"][0]["if_not_found"] = "continue"  # an action: no such option
     doc["steps"][1]["fields"]["kind"] = "half_price"
     doc["steps"].append(
-        {"key": "lookup", "operation": "cartly.find_customer",
-         "fields": {"email": "{{ trigger.email }}"}, "if_not_found": "maybe"}
+        {
+            "key": "lookup",
+            "operation": "cartly.find_customer",
+            "fields": {"email": "{{ trigger.email }}"},
+            "if_not_found": "maybe",
+        }
     )
     problems = validate_document(doc)
     assert "Only search steps" in messages_at(problems, "steps[0].if_not_found")
@@ -186,16 +194,33 @@ def test_it_creates_a_disabled_recipe_with_steps_and_version_one(alice, shop, do
 def test_it_bumps_the_version_and_keeps_the_old_document(alice, shop, doc):
     recipe = create_recipe(alice, shop, doc)
     changed = copy.deepcopy(doc)
-    changed["steps"].insert(1, {"key": "lookup", "operation": "cartly.find_customer",
-                                "fields": {"email": "{{ trigger.email }}"}})
-    changed["steps"].insert(2, {"key": "vip", "filter": {"conditions": [
-        {"field": "steps.customer.created", "operator": "equals", "value": "true"}]}})
+    changed["steps"].insert(
+        1,
+        {
+            "key": "lookup",
+            "operation": "cartly.find_customer",
+            "fields": {"email": "{{ trigger.email }}"},
+        },
+    )
+    changed["steps"].insert(
+        2,
+        {
+            "key": "vip",
+            "filter": {
+                "conditions": [
+                    {"field": "steps.customer.created", "operator": "equals", "value": "true"}
+                ]
+            },
+        },
+    )
     apply_document(recipe, changed)
     recipe.refresh_from_db()
     assert recipe.version == 2
     assert list(recipe.steps.values_list("key", "kind", "if_not_found")) == [
-        ("customer", "action", "halt"), ("lookup", "search", "halt"),
-        ("vip", "filter", "halt"), ("discount", "action", "halt"),
+        ("customer", "action", "halt"),
+        ("lookup", "search", "halt"),
+        ("vip", "filter", "halt"),
+        ("discount", "action", "halt"),
     ]
     assert document_for_version(recipe, 1) == normalize(doc)
     assert document_for_version(recipe, 2) == recipe_to_document(recipe)
@@ -274,8 +299,9 @@ def test_it_needs_a_connection_to_import_into(alice, tmp_path):
     with pytest.raises(CommandError, match="choose one with --connection"):
         call_command("import_recipes", str(EXAMPLE), "--user", "alice")
     with pytest.raises(CommandError, match="no connection 'elsewhere.example'"):
-        call_command("import_recipes", str(EXAMPLE), "--user", "alice", "--connection",
-                     "elsewhere.example")
+        call_command(
+            "import_recipes", str(EXAMPLE), "--user", "alice", "--connection", "elsewhere.example"
+        )
 
 
 def test_it_explains_unreadable_files(alice, shop, tmp_path):

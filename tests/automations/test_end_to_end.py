@@ -69,17 +69,23 @@ def stock(connection, variant_id: str) -> int:
 
 
 def restock_recipe(owner, connection, variant_id: str):
-    return create_recipe(owner, connection, {
-        "format": "cartly-automations/recipe@1",
-        "name": "Restock on sign-up",
-        "trigger": "cartly.customer_created",
-        "mode": "instant",
-        "steps": [{
-            "key": "restock",
-            "operation": "cartly.adjust_inventory",
-            "fields": {"variant_id": variant_id, "mode": "adjust", "quantity": "5"},
-        }],
-    })
+    return create_recipe(
+        owner,
+        connection,
+        {
+            "format": "cartly-automations/recipe@1",
+            "name": "Restock on sign-up",
+            "trigger": "cartly.customer_created",
+            "mode": "instant",
+            "steps": [
+                {
+                    "key": "restock",
+                    "operation": "cartly.adjust_inventory",
+                    "fields": {"variant_id": variant_id, "mode": "adjust", "quantity": "5"},
+                }
+            ],
+        },
+    )
 
 
 def test_a_call_that_timed_out_after_its_effect_is_not_applied_twice(
@@ -92,8 +98,10 @@ def test_a_call_that_timed_out_after_its_effect_is_not_applied_twice(
     sandbox.set_faults(fault_latency_ms=1500)  # Cartly applies it, we stop waiting first
     try:
         run = start_run(recipe, connection, {"id": "cus_TIMEOUT1", "email": "t@example.com"})
-        wait_for(lambda: StepRun.objects.filter(run=run, status="waiting").exists(),
-                 "a first attempt that timed out")
+        wait_for(
+            lambda: StepRun.objects.filter(run=run, status="waiting").exists(),
+            "a first attempt that timed out",
+        )
     finally:
         sandbox.reset_faults()
     wait_for(lambda: finished_runs(recipe), "the retry to finish")
@@ -109,8 +117,10 @@ def test_a_cartly_500_is_retried_and_then_succeeds(sandbox, connection, owner, c
     sandbox.set_faults(fault_error_rate=1.0)
     try:
         run = start_run(recipe, connection, {"id": "cus_FIVEHUNDRED", "email": "f@example.com"})
-        wait_for(lambda: StepRun.objects.filter(run=run, status="waiting").exists(),
-                 "a first attempt answered 500")
+        wait_for(
+            lambda: StepRun.objects.filter(run=run, status="waiting").exists(),
+            "a first attempt answered 500",
+        )
         assert StepRun.objects.get(run=run).status_code == 500
     finally:
         sandbox.reset_faults()

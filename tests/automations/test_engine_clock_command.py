@@ -19,13 +19,23 @@ def test_it_dispatches_stored_events_and_stops_on_sigterm(merchant, shop, tmp_pa
     recipe = make_recipe(merchant, shop, "Clocked")
     Recipe.objects.filter(pk=recipe.pk).update(enabled=True)
     event = Event.objects.create(
-        connection=shop, cartly_event_id="evt_CLOCK", event_type=recipe.event_type,
-        object_id="ord_CLOCK", payload={"id": "ord_CLOCK", "number": 1}, dedupe_key="k|1",
+        connection=shop,
+        cartly_event_id="evt_CLOCK",
+        event_type=recipe.event_type,
+        object_id="ord_CLOCK",
+        payload={"id": "ord_CLOCK", "number": 1},
+        dedupe_key="k|1",
         received_at=timezone.now(),
     )
     env = CeleryProcesses(tmp_path).env()
-    clock = subprocess.Popen([sys.executable, "manage.py", "engine_clock"], cwd=REPO_DIR,
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    clock = subprocess.Popen(
+        [sys.executable, "manage.py", "engine_clock"],
+        cwd=REPO_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for(lambda: Run.objects.filter(event=event).exists(), "the clock's dispatch")
     finally:

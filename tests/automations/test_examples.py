@@ -24,8 +24,10 @@ def imported(connection, name: str) -> Recipe:
 
 
 def finished(run: Run) -> Run:
-    return wait_for(lambda: Run.objects.exclude(status__in=Run.UNFINISHED).filter(pk=run.pk)
-                    .first(), "the run to finish")
+    return wait_for(
+        lambda: Run.objects.exclude(status__in=Run.UNFINISHED).filter(pk=run.pk).first(),
+        "the run to finish",
+    )
 
 
 def client(connection) -> CartlyClient:
@@ -33,8 +35,11 @@ def client(connection) -> CartlyClient:
 
 
 def stock(connection) -> dict[str, int]:
-    return {v["id"]: v["available"] for p in iter_pages(client(connection).list_products)
-            for v in p["variants"]}
+    return {
+        v["id"]: v["available"]
+        for p in iter_pages(client(connection).list_products)
+        for v in p["variants"]
+    }
 
 
 def placed_order(sandbox, connection) -> dict:
@@ -46,8 +51,14 @@ def test_for_each_line_item(connection, celery_worker):
     recipe = imported(connection, "for-each-line-item.json")
     variants = list(stock(connection))[:2]
     before = stock(connection)
-    order = {"id": "ord_EX_LOOP", "number": 5001, "line_items": [
-        {"variant_id": variants[0], "quantity": 1}, {"variant_id": variants[1], "quantity": 2}]}
+    order = {
+        "id": "ord_EX_LOOP",
+        "number": 5001,
+        "line_items": [
+            {"variant_id": variants[0], "quantity": 1},
+            {"variant_id": variants[1], "quantity": 2},
+        ],
+    }
 
     run = finished(start_run(recipe, connection, order))
 
@@ -60,12 +71,17 @@ def test_vip_or_note(sandbox, connection, celery_worker):
     recipe = imported(connection, "vip-or-note.json")
     order = placed_order(sandbox, connection)
     customer = client(connection).create_customer({"email": "big@example.com"})
-    big = {**order, "id": order["id"], "total_price": "500.00",
-           "customer": {"id": customer["id"], "email": customer["email"]}}
+    big = {
+        **order,
+        "id": order["id"],
+        "total_price": "500.00",
+        "customer": {"id": customer["id"], "email": customer["email"]},
+    }
 
     assert finished(start_run(recipe, connection, big, event_id="evt_big")).status == "succeeded"
-    small = finished(start_run(recipe, connection, {**order, "total_price": "1.00"},
-                               event_id="evt_small"))
+    small = finished(
+        start_run(recipe, connection, {**order, "total_price": "1.00"}, event_id="evt_small")
+    )
 
     assert small.status == "succeeded"
     assert "vip" in client(connection).list_customers(email="big@example.com")[0]["tags"]
@@ -97,8 +113,11 @@ def test_tell_another_system(connection, celery_worker, settings, receiver):  # 
     document["steps"][0]["fields"]["url"] = receiver.url("/api/orders")
     recipe.versions.filter(version=recipe.version).update(document=document)
 
-    run = finished(start_run(recipe, connection, {"id": "ord_EX_HTTP", "number": 6001,
-                                                  "email": "w@example.com"}))
+    run = finished(
+        start_run(
+            recipe, connection, {"id": "ord_EX_HTTP", "number": 6001, "email": "w@example.com"}
+        )
+    )
 
     assert run.status == "succeeded"
     assert receiver.received[0].path == "/api/orders"

@@ -57,8 +57,9 @@ def test_every_event_runs_once_across_a_broker_crash_and_restart(
     events = early + during
     wait_for(lambda: all_succeeded(events), "every event's run after the broker came back")
     assert stock(connection)[variant] == before + len(events)
-    assert set(StepRun.objects.filter(run__event__in=events).values_list("status", flat=True)
-               ) == {StepRun.Status.SUCCEEDED}
+    assert set(StepRun.objects.filter(run__event__in=events).values_list("status", flat=True)) == {
+        StepRun.Status.SUCCEEDED
+    }
     assert "could not publish" in worker.log_text()  # the outage was met, not avoided
     assert worker.process.poll() is None  # and lived through without a restart
 

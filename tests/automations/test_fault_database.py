@@ -14,15 +14,17 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 @pytest.fixture
 def postgresql(db):
     if database.vendor != "postgresql":
-        pytest.skip("pg_terminate_backend needs PostgreSQL: run with DATABASE_URL=postgres://… "
-                    "(CI does)")
+        pytest.skip(
+            "pg_terminate_backend needs PostgreSQL: run with DATABASE_URL=postgres://… (CI does)"
+        )
 
 
 def sessions_of(application_name: str) -> list[int]:
     """The server's pids of every session the worker opened (its own application_name)."""
     with database.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
-                       [application_name])
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [application_name]
+        )
         return sorted(pid for (pid,) in cursor.fetchall())
 
 
@@ -46,8 +48,10 @@ def test_a_worker_whose_sessions_were_terminated_runs_new_events_without_a_resta
     old = wait_for(lambda: sessions_of(celery_processes.application_name), "its sessions")
 
     terminate(old)
-    wait_for(lambda: not set(old) & set(sessions_of(celery_processes.application_name)),
-             "the terminated sessions to be gone")
+    wait_for(
+        lambda: not set(old) & set(sessions_of(celery_processes.application_name)),
+        "the terminated sessions to be gone",
+    )
     after = store_events(connection, 3)
 
     wait_for(lambda: all_succeeded(after), "the runs of the events stored after the blip")

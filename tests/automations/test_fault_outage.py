@@ -37,8 +37,10 @@ RUNS = 3
 def waiting_for_cartly(events) -> bool:
     runs = Run.objects.filter(event__in=events)
     return len(runs) == len(events) and all(
-        run.status == Run.Status.WAITING and run.failure_reason.startswith(
-            "Waiting for Cartly since") for run in runs)
+        run.status == Run.Status.WAITING
+        and run.failure_reason.startswith("Waiting for Cartly since")
+        for run in runs
+    )
 
 
 def test_runs_wait_out_a_cartly_outage_then_each_succeeds_once(
@@ -56,12 +58,15 @@ def test_runs_wait_out_a_cartly_outage_then_each_succeeds_once(
         circuit = ShopCircuit.objects.get()
         assert circuit.state == ShopCircuit.State.OPEN and "sandbox fault" in circuit.last_error
         client.force_login(connection.owner)
-        page = client.get(reverse("runs:detail", args=[Run.objects.filter(event__in=events)
-                                                       .first().pk])).content.decode()
+        page = client.get(
+            reverse("runs:detail", args=[Run.objects.filter(event__in=events).first().pk])
+        ).content.decode()
         assert "Waiting for Cartly since" in page
         # Hold the outage past the point where the old engine had failed every run.
-        wait_for(lambda: time.monotonic() - outage_began > OLD_FIVE_ATTEMPTS_SECONDS,
-                 "the outage to outlast the old five attempts")
+        wait_for(
+            lambda: time.monotonic() - outage_began > OLD_FIVE_ATTEMPTS_SECONDS,
+            "the outage to outlast the old five attempts",
+        )
         failed_calls = StepAttempt.objects.filter(step_run__run__event__in=events).count()
         assert Run.objects.filter(event__in=events, status=Run.Status.FAILED).count() == 0
     finally:

@@ -21,8 +21,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ORDER_FULFILLED = "cartly.order_fulfilled"
 # Beat's own schedule for the test: the sweeps often, the Cartly-facing ticks out of the way
 # (nothing here polls or has hooks to reconcile).
-BEAT = {"SWEEP_INTERVAL_SECONDS": 2, "POLL_INTERVAL_SECONDS": 3600,
-        "RECONCILE_INTERVAL_SECONDS": 3600, "SUBSCRIPTION_SYNC_INTERVAL_SECONDS": 3600}
+BEAT = {
+    "SWEEP_INTERVAL_SECONDS": 2,
+    "POLL_INTERVAL_SECONDS": 3600,
+    "RECONCILE_INTERVAL_SECONDS": 3600,
+    "SUBSCRIPTION_SYNC_INTERVAL_SECONDS": 3600,
+}
 # Long enough for a worker and a beat to be stopped and started again before it ends.
 DELAY_MINUTES = 0.25
 
@@ -35,20 +39,32 @@ def test_a_loop_whose_worker_was_killed_mid_loop_adjusts_each_item_once(
     sandbox, connection, celery_processes
 ):
     variants = some_variants(connection, 3)
-    recipe_of(connection, {
-        "key": "each_item", "loop": {"over": "trigger.line_items"},
-        "steps": [restock("{{ item.variant_id }}", "{{ item.quantity }}")],
-    }, trigger=ORDER_FULFILLED)
+    recipe_of(
+        connection,
+        {
+            "key": "each_item",
+            "loop": {"over": "trigger.line_items"},
+            "steps": [restock("{{ item.variant_id }}", "{{ item.quantity }}")],
+        },
+        trigger=ORDER_FULFILLED,
+    )
     worker = celery_processes.worker(**SHORT_LEASE)
     before = stock(connection)
-    order = {"number": 9101, "status": "fulfilled", "line_items": [
-        {"variant_id": variant, "quantity": n + 1} for n, variant in enumerate(variants)]}
+    order = {
+        "number": 9101,
+        "status": "fulfilled",
+        "line_items": [
+            {"variant_id": variant, "quantity": n + 1} for n, variant in enumerate(variants)
+        ],
+    }
     sandbox.set_faults(fault_latency_ms=SLOW_CALL_MS)
     try:
         events = store_payloads(connection, [order], event_type="order.fulfilled")
         run = wait_for(lambda: Run.objects.filter(event=events[0]).first(), "the run")
-        second = wait_for(lambda: (r := row(run, "0.i1.0")) and r.status == "running" and r,
-                          "the second item's step under way")
+        second = wait_for(
+            lambda: (r := row(run, "0.i1.0")) and r.status == "running" and r,
+            "the second item's step under way",
+        )
         time.sleep(CALL_ON_THE_WIRE_SECONDS)
         worker.kill_children()
     finally:
@@ -65,13 +81,17 @@ def test_a_delayed_run_survives_a_worker_and_beat_restart_and_resumes_on_time(
     connection, celery_processes
 ):
     variant = some_variants(connection, 1)[0]
-    recipe_of(connection, {"key": "wait", "delay": {"for": {
-        "amount": DELAY_MINUTES, "unit": "minutes"}}}, restock(variant))
+    recipe_of(
+        connection,
+        {"key": "wait", "delay": {"for": {"amount": DELAY_MINUTES, "unit": "minutes"}}},
+        restock(variant),
+    )
     worker, beat = celery_processes.worker(), celery_processes.beat(**BEAT)
     before = stock(connection)[variant]
     events = store_payloads(connection, [{}])
-    run = wait_for(lambda: Run.objects.filter(event=events[0], status="waiting").first(),
-                   "the run to wait")
+    run = wait_for(
+        lambda: Run.objects.filter(event=events[0], status="waiting").first(), "the run to wait"
+    )
     due = StepRun.objects.get(run=run, key="wait").next_attempt_at
 
     worker.kill()  # no shutdown at all, as in a crash or a lost machine

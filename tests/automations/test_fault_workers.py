@@ -34,14 +34,18 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 # (soft < hard < lease), so a dead worker's step runs again within seconds. One step per task
 # here: a task starts a second call only if it can end 5 s before the soft limit.
 SHORT_LEASE = {
-    "ENGINE_STEP_LEASE_SECONDS": 8, "CELERY_TASK_TIME_LIMIT": 7,
-    "CELERY_TASK_SOFT_TIME_LIMIT": 6, "CARTLY_TIMEOUT_SECONDS": 5,
+    "ENGINE_STEP_LEASE_SECONDS": 8,
+    "CELERY_TASK_TIME_LIMIT": 7,
+    "CELERY_TASK_SOFT_TIME_LIMIT": 6,
+    "CARTLY_TIMEOUT_SECONDS": 5,
 }
 # For a batch of quick calls that must all start in one task: each call's timeout fits in the
 # soft limit less the 5 s kept for recording the batch.
 BATCH_LEASE = {
-    "ENGINE_STEP_LEASE_SECONDS": 10, "CELERY_TASK_TIME_LIMIT": 9,
-    "CELERY_TASK_SOFT_TIME_LIMIT": 8, "CARTLY_TIMEOUT_SECONDS": 2,
+    "ENGINE_STEP_LEASE_SECONDS": 10,
+    "CELERY_TASK_TIME_LIMIT": 9,
+    "CELERY_TASK_SOFT_TIME_LIMIT": 8,
+    "CARTLY_TIMEOUT_SECONDS": 2,
 }
 # Long enough to kill a worker in the middle of the call, well under the call timeout.
 SLOW_CALL_MS = 2500
@@ -75,8 +79,10 @@ def test_a_step_whose_worker_was_killed_mid_call_runs_again_and_applies_once(
     finally:
         sandbox.reset_faults()
 
-    wait_for(lambda: stock(connection)[variant] == before + 5,
-             "Cartly to apply the call the killed worker made")
+    wait_for(
+        lambda: stock(connection)[variant] == before + 5,
+        "Cartly to apply the call the killed worker made",
+    )
     wait_for(lambda: all_succeeded(events), "the step to run again once its lease lapsed")
     step = StepRun.objects.get(run__event=events[0], key="restock")
     assert step.attempts == 2  # the killed attempt and the one that finished
@@ -88,8 +94,14 @@ def test_a_step_that_kills_its_worker_every_time_is_given_up_and_its_batch_runs(
     connection, crash_step, celery_processes
 ):
     variant = some_variants(connection, 1)[0]
-    recipe_of(connection, {"key": "restock", "operation": crash_step, "fields": {
-        "variant_id": variant, "quantity": "1", "crash": "{{ trigger.crash }}"}})
+    recipe_of(
+        connection,
+        {
+            "key": "restock",
+            "operation": crash_step,
+            "fields": {"variant_id": variant, "quantity": "1", "crash": "{{ trigger.crash }}"},
+        },
+    )
     worker = celery_processes.worker(**BATCH_LEASE)
     before = stock(connection)[variant]
 
@@ -112,8 +124,11 @@ def test_a_step_that_kills_its_worker_every_time_is_given_up_and_its_batch_runs(
 
 
 def all_finished(events) -> list[Run] | None:
-    runs = list(Run.objects.filter(event__in=events).exclude(status__in=Run.UNFINISHED)
-                .select_related("event"))
+    runs = list(
+        Run.objects.filter(event__in=events)
+        .exclude(status__in=Run.UNFINISHED)
+        .select_related("event")
+    )
     return runs if len(runs) == len(events) else None
 
 
@@ -156,8 +171,12 @@ def test_a_batch_too_slow_for_one_task_runs_each_step_once_without_a_lease_lapse
     variant = some_variants(connection, 1)[0]
     recipe_of(connection, restock(variant))
     worker = celery_processes.worker(
-        ENGINE_CALL_CONCURRENCY=2, ENGINE_STEP_LEASE_SECONDS=12, CELERY_TASK_TIME_LIMIT=11,
-        CELERY_TASK_SOFT_TIME_LIMIT=10, CARTLY_TIMEOUT_SECONDS=4)
+        ENGINE_CALL_CONCURRENCY=2,
+        ENGINE_STEP_LEASE_SECONDS=12,
+        CELERY_TASK_TIME_LIMIT=11,
+        CELERY_TASK_SOFT_TIME_LIMIT=10,
+        CARTLY_TIMEOUT_SECONDS=4,
+    )
     before = stock(connection)[variant]
     sandbox.set_faults(fault_latency_ms=SLOW_CALL_MS)
     try:
@@ -166,26 +185,43 @@ def test_a_batch_too_slow_for_one_task_runs_each_step_once_without_a_lease_lapse
     finally:
         sandbox.reset_faults()
     assert stock(connection)[variant] == before + 10
-    assert set(StepRun.objects.filter(run__event__in=events).values_list(
-        "attempts", flat=True)) == {1}
+    assert set(
+        StepRun.objects.filter(run__event__in=events).values_list("attempts", flat=True)
+    ) == {1}
     assert "SoftTimeLimitExceeded" not in worker.log_text()
 
 
 def test_slow_http_steps_are_handed_back_too_and_each_is_sent_once(
-    connection, celery_processes, receiver  # noqa: F811
+    connection,
+    celery_processes,
+    receiver,  # noqa: F811
 ):
     """The same for calls to another system, whose timeout is the step's own."""
     receiver.answer(*[Answer(delay=SLOW_CALL_MS / 1000)] * 6)
-    recipe_of(connection, {"key": "tell", "operation": "http.request", "fields": {
-        "method": "POST", "url": receiver.url(), "body_type": "json", "sign": "no",
-        "timeout_seconds": "4", "body": '{"customer": "{{ trigger.id }}"}'}})
-    celery_processes.worker(ENGINE_CALL_CONCURRENCY=2, HTTP_STEP_ALLOWED_HOSTS="127.0.0.1",
-                            **SHORT_LEASE)
+    recipe_of(
+        connection,
+        {
+            "key": "tell",
+            "operation": "http.request",
+            "fields": {
+                "method": "POST",
+                "url": receiver.url(),
+                "body_type": "json",
+                "sign": "no",
+                "timeout_seconds": "4",
+                "body": '{"customer": "{{ trigger.id }}"}',
+            },
+        },
+    )
+    celery_processes.worker(
+        ENGINE_CALL_CONCURRENCY=2, HTTP_STEP_ALLOWED_HOSTS="127.0.0.1", **SHORT_LEASE
+    )
 
     events = store_events(connection, 6)  # one batch: 3 waves × 2.5 s > the 6 s soft limit
 
     wait_for(lambda: all_succeeded(events), "every run")
     sent = sorted(request.body for request in receiver.received)
     assert sent == sorted(f'{{"customer": "{e.payload["id"]}"}}'.encode() for e in events)
-    assert set(StepRun.objects.filter(run__event__in=events).values_list(
-        "attempts", flat=True)) == {1}
+    assert set(
+        StepRun.objects.filter(run__event__in=events).values_list("attempts", flat=True)
+    ) == {1}

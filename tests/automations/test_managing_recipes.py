@@ -55,37 +55,43 @@ def test_it_imports_an_upload_all_or_nothing(browser, merchant, shop, recipe):
     good = recipe_to_document(recipe) | {"name": "From a file"}
     bad = good | {"name": "Broken", "trigger": "cartly.nope"}
     wrapper = {"format": EXPORT_FORMAT, "recipes": [good, bad]}
-    page = browser.post("/recipes/import/", {
-        "connection": shop.pk, "file": upload("two.json", json.dumps(wrapper))})
+    page = browser.post(
+        "/recipes/import/", {"connection": shop.pk, "file": upload("two.json", json.dumps(wrapper))}
+    )
     assert page.status_code == 422
     assert "recipes[1]: trigger: Unknown trigger" in page.content.decode()
     assert not Recipe.objects.filter(name="From a file").exists()
-    page = browser.post("/recipes/import/", {
-        "connection": shop.pk, "file": upload("one.json", json.dumps(good))})
+    page = browser.post(
+        "/recipes/import/", {"connection": shop.pk, "file": upload("one.json", json.dumps(good))}
+    )
     assert page.status_code == 302
     made = Recipe.objects.get(name="From a file")
     assert (made.owner, made.connection, made.enabled) == (merchant, shop, False)
 
 
-@pytest.mark.parametrize("raw, words", [
-    (b"\xff\xfe", "not UTF-8"),
-    (b"{", "not valid JSON"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (json.dumps({"format": EXPORT_FORMAT, "recipes": []}).encode(), "holds no recipe"),
-    (json.dumps({"format": EXPORT_FORMAT, "recipes": 3}).encode(), "must be a list"),
-    (b" " * (transfer.MAX_UPLOAD_BYTES + 1), "larger than"),
-])
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        (b"\xff\xfe", "not UTF-8"),
+        (b"{", "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (json.dumps({"format": EXPORT_FORMAT, "recipes": []}).encode(), "holds no recipe"),
+        (json.dumps({"format": EXPORT_FORMAT, "recipes": 3}).encode(), "must be a list"),
+        (b" " * (transfer.MAX_UPLOAD_BYTES + 1), "larger than"),
+    ],
+)
 def test_it_refuses_a_file_that_is_no_recipe_with_the_reason(raw, words):
     with pytest.raises(transfer.ImportRefused) as refused:
         transfer.parse_file(raw)
     assert words in str(refused.value)
 
 
-def test_an_outsider_cannot_import_into_a_shop_that_is_not_theirs(client, outsider, shop,
-                                                                  recipe):
+def test_an_outsider_cannot_import_into_a_shop_that_is_not_theirs(client, outsider, shop, recipe):
     client.force_login(outsider)
-    page = client.post("/recipes/import/", {
-        "connection": shop.pk, "file": upload("x.json", json.dumps(recipe_to_document(recipe)))})
+    page = client.post(
+        "/recipes/import/",
+        {"connection": shop.pk, "file": upload("x.json", json.dumps(recipe_to_document(recipe)))},
+    )
     assert page.status_code == 422 and Recipe.objects.count() == 1
 
 
@@ -103,11 +109,14 @@ def test_it_reads_a_version_as_lines_and_diffs_two(recipe):
     old, new = (RecipeVersion.objects.get(recipe=recipe, version=n).document for n in (1, 2))
     lines = versions.diff(old, new)
     assert [(x.kind, x.text) for x in lines if x.kind != "same"] == [
-        ("removed", "    Value: 10"), ("added", "    Value: 15"),
-        ("added", "    Minimum subtotal: 20.00")]
+        ("removed", "    Value: 10"),
+        ("added", "    Value: 15"),
+        ("added", "    Minimum subtotal: 20.00"),
+    ]
     assert "Only go on if all of:" in versions.readable_lines(new)
-    assert versions.diff(new, new) == [versions.DiffLine("same", t)
-                                       for t in versions.readable_lines(new)]
+    assert versions.diff(new, new) == [
+        versions.DiffLine("same", t) for t in versions.readable_lines(new)
+    ]
 
 
 def test_a_diff_shows_what_it_has_no_words_for(recipe):
@@ -123,7 +132,8 @@ def test_it_restores_a_version_as_a_new_one(browser, recipe):
     recipe.refresh_from_db()
     assert recipe.version == 3
     assert RecipeVersion.objects.get(recipe=recipe, version=3).document == (
-        RecipeVersion.objects.get(recipe=recipe, version=1).document)
+        RecipeVersion.objects.get(recipe=recipe, version=1).document
+    )
     body = browser.get(f"/recipes/{recipe.pk}/versions/?from=2&to=3").content.decode()
     assert "Value: 15" in body and "Value: 10" in body
 
@@ -132,8 +142,11 @@ def test_versions_and_exports_are_the_owners_only(client, outsider, recipe):
     client.force_login(outsider)
     for url in (f"/recipes/{recipe.pk}/versions/", f"/recipes/{recipe.pk}/export/"):
         assert client.get(url).status_code == 404
-    for url in (f"/recipes/{recipe.pk}/duplicate/", f"/recipes/{recipe.pk}/versions/1/restore/",
-                f"/recipes/trash/{recipe.pk}/restore/"):
+    for url in (
+        f"/recipes/{recipe.pk}/duplicate/",
+        f"/recipes/{recipe.pk}/versions/1/restore/",
+        f"/recipes/trash/{recipe.pk}/restore/",
+    ):
         assert client.post(url).status_code == 404
     assert Recipe.objects.count() == 1 and recipe.versions.count() == 1
 

@@ -40,13 +40,21 @@ def unique_email() -> str:
 
 def test_it_creates_a_customer(owner, connection, cartly, celery_worker):
     email = unique_email()
-    document = one_step_document("cartly.order_created", {
-        "key": "create", "operation": "cartly.create_customer",
-        "fields": {"email": email, "first_name": "{{ trigger.customer.first_name|default('Ann') }}",
-                   "tags": "vip, {{ trigger.currency|lower }}"},
-    })
-    run = run_recipe(owner, connection, document, {"id": "ord_X1", "currency": "USD",
-                                                   "customer": None})
+    document = one_step_document(
+        "cartly.order_created",
+        {
+            "key": "create",
+            "operation": "cartly.create_customer",
+            "fields": {
+                "email": email,
+                "first_name": "{{ trigger.customer.first_name|default('Ann') }}",
+                "tags": "vip, {{ trigger.currency|lower }}",
+            },
+        },
+    )
+    run = run_recipe(
+        owner, connection, document, {"id": "ord_X1", "currency": "USD", "customer": None}
+    )
     assert run.status == "succeeded", run.failure_reason
     [customer] = cartly.list_customers(email=email)
     assert customer["tags"] == ["vip", "usd"] and customer["first_name"] == "Ann"
@@ -55,12 +63,23 @@ def test_it_creates_a_customer(owner, connection, cartly, celery_worker):
 def test_it_updates_an_order_and_a_customer(owner, connection, cartly, order, celery_worker):
     document = one_step_document(
         "cartly.order_created",
-        {"key": "pay", "operation": "cartly.update_order",
-         "fields": {"order_id": "{{ trigger.id }}", "status": "paid",
-                    "note": "Paid by recipe for #{{ trigger.number }}"}},
-        {"key": "tag", "operation": "cartly.update_customer",
-         "fields": {"customer_id": "{{ trigger.customer.id }}",
-                    "note": "Order {{ steps.pay.status }}"}},
+        {
+            "key": "pay",
+            "operation": "cartly.update_order",
+            "fields": {
+                "order_id": "{{ trigger.id }}",
+                "status": "paid",
+                "note": "Paid by recipe for #{{ trigger.number }}",
+            },
+        },
+        {
+            "key": "tag",
+            "operation": "cartly.update_customer",
+            "fields": {
+                "customer_id": "{{ trigger.customer.id }}",
+                "note": "Order {{ steps.pay.status }}",
+            },
+        },
     )
     run = run_recipe(owner, connection, document, order)
     assert run.status == "succeeded", run.failure_reason
@@ -77,14 +96,26 @@ def test_it_finds_an_order_and_a_customer_and_creates_a_discount(
     code = f"THANKS-{uuid.uuid4().hex[:6].upper()}"
     document = one_step_document(
         "cartly.customer_created",
-        {"key": "order", "operation": "cartly.find_order",
-         "fields": {"number": str(order["number"])}},
-        {"key": "buyer", "operation": "cartly.find_customer",
-         "fields": {"email": "{{ steps.order.email }}"}},
-        {"key": "discount", "operation": "cartly.create_discount",
-         "fields": {"code": code, "kind": "fixed_amount",
-                    "value": "{{ steps.order.total_price|money }}",
-                    "usage_limit": "1"}},
+        {
+            "key": "order",
+            "operation": "cartly.find_order",
+            "fields": {"number": str(order["number"])},
+        },
+        {
+            "key": "buyer",
+            "operation": "cartly.find_customer",
+            "fields": {"email": "{{ steps.order.email }}"},
+        },
+        {
+            "key": "discount",
+            "operation": "cartly.create_discount",
+            "fields": {
+                "code": code,
+                "kind": "fixed_amount",
+                "value": "{{ steps.order.total_price|money }}",
+                "usage_limit": "1",
+            },
+        },
     )
     run = run_recipe(owner, connection, document, {"id": "cus_TRIGGER1"})
     assert run.status == "succeeded", run.failure_reason
@@ -97,10 +128,14 @@ def test_it_finds_an_order_and_a_customer_and_creates_a_discount(
 
 def test_find_or_create_creates_once_then_finds(owner, connection, cartly, celery_worker):
     email = unique_email()
-    document = one_step_document("cartly.customer_created", {
-        "key": "customer", "operation": "cartly.find_or_create_customer",
-        "fields": {"email": email},
-    })
+    document = one_step_document(
+        "cartly.customer_created",
+        {
+            "key": "customer",
+            "operation": "cartly.find_or_create_customer",
+            "fields": {"email": email},
+        },
+    )
     first = run_recipe(owner, connection, document, {"id": "cus_A"})
     second = run_recipe(owner, connection, document, {"id": "cus_B"})
     assert steps_of(first)[0].output["created"] is True
@@ -111,10 +146,20 @@ def test_find_or_create_creates_once_then_finds(owner, connection, cartly, celer
 def test_a_filter_stops_the_run_as_filtered(owner, connection, celery_worker):
     document = one_step_document(
         "cartly.order_created",
-        {"key": "big_only", "filter": {"match": "all", "conditions": [
-            {"field": "trigger.total_price", "operator": "greater_than", "value": "100"}]}},
-        {"key": "discount", "operation": "cartly.create_discount",
-         "fields": {"code": "NEVER-MADE", "value": "10"}},
+        {
+            "key": "big_only",
+            "filter": {
+                "match": "all",
+                "conditions": [
+                    {"field": "trigger.total_price", "operator": "greater_than", "value": "100"}
+                ],
+            },
+        },
+        {
+            "key": "discount",
+            "operation": "cartly.create_discount",
+            "fields": {"code": "NEVER-MADE", "value": "10"},
+        },
     )
     run = run_recipe(owner, connection, document, {"id": "ord_SMALL", "total_price": "12.00"})
     assert run.status == "filtered"
@@ -123,26 +168,45 @@ def test_a_filter_stops_the_run_as_filtered(owner, connection, celery_worker):
 
 
 def test_a_search_that_finds_nothing_halts_or_goes_on(owner, connection, celery_worker):
-    search = {"key": "find", "operation": "cartly.find_customer",
-              "fields": {"email": "nobody-{{ trigger.id }}@example.com"}}
-    halted = run_recipe(owner, connection, one_step_document("cartly.order_created", search),
-                        {"id": "ord_NOBODY"})
+    search = {
+        "key": "find",
+        "operation": "cartly.find_customer",
+        "fields": {"email": "nobody-{{ trigger.id }}@example.com"},
+    }
+    halted = run_recipe(
+        owner, connection, one_step_document("cartly.order_created", search), {"id": "ord_NOBODY"}
+    )
     assert halted.status == "halted"
     assert steps_of(halted)[0].status == "halted"
 
-    going_on = run_recipe(owner, connection, one_step_document(
-        "cartly.order_created", {**search, "if_not_found": "continue"},
-        {"key": "later", "filter": {"match": "all", "conditions": [
-            {"field": "steps.find.email", "operator": "not_exists"}]}},
-    ), {"id": "ord_NOBODY2"})
+    going_on = run_recipe(
+        owner,
+        connection,
+        one_step_document(
+            "cartly.order_created",
+            {**search, "if_not_found": "continue"},
+            {
+                "key": "later",
+                "filter": {
+                    "match": "all",
+                    "conditions": [{"field": "steps.find.email", "operator": "not_exists"}],
+                },
+            },
+        ),
+        {"id": "ord_NOBODY2"},
+    )
     assert going_on.status == "succeeded", going_on.failure_reason
 
 
 def test_a_template_error_fails_the_step_naming_the_field(owner, connection, celery_worker):
-    document = one_step_document("cartly.order_created", {
-        "key": "create", "operation": "cartly.create_customer",
-        "fields": {"email": "{{ trigger.customer.emali }}"},
-    })
+    document = one_step_document(
+        "cartly.order_created",
+        {
+            "key": "create",
+            "operation": "cartly.create_customer",
+            "fields": {"email": "{{ trigger.customer.emali }}"},
+        },
+    )
     run = run_recipe(owner, connection, document, {"id": "ord_T", "customer": {"email": "a@b.c"}})
     assert run.status == "failed"
     [step] = steps_of(run)
@@ -153,9 +217,14 @@ def test_a_template_error_fails_the_step_naming_the_field(owner, connection, cel
 def test_a_422_fails_at_once_with_cartlys_message(owner, connection, cartly, celery_worker):
     taken = unique_email()
     cartly.create_customer({"email": taken})
-    document = one_step_document("cartly.order_created", {
-        "key": "create", "operation": "cartly.create_customer", "fields": {"email": taken},
-    })
+    document = one_step_document(
+        "cartly.order_created",
+        {
+            "key": "create",
+            "operation": "cartly.create_customer",
+            "fields": {"email": taken},
+        },
+    )
     run = run_recipe(owner, connection, document, {"id": "ord_DUP"})
     assert run.status == "failed"
     [step] = steps_of(run)

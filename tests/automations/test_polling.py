@@ -19,24 +19,39 @@ from tests.automations.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FIND_ORDER = {"key": "found", "operation": "cartly.find_order",
-              "fields": {"number": "{{ trigger.number }}"}}
-FIND_CUSTOMER = {"key": "found", "operation": "cartly.find_customer",
-                 "fields": {"email": "{{ trigger.email }}"}}
+FIND_ORDER = {
+    "key": "found",
+    "operation": "cartly.find_order",
+    "fields": {"number": "{{ trigger.number }}"},
+}
+FIND_CUSTOMER = {
+    "key": "found",
+    "operation": "cartly.find_customer",
+    "fields": {"email": "{{ trigger.email }}"},
+}
 
 
 def polling_recipe(connection, trigger: str, step: dict, mode: str = "polling") -> Recipe:
-    recipe = create_recipe(connection.owner, connection, {
-        "format": "cartly-automations/recipe@1", "name": f"Poll {trigger}",
-        "trigger": trigger, "mode": mode, "steps": [step],
-    })
+    recipe = create_recipe(
+        connection.owner,
+        connection,
+        {
+            "format": "cartly-automations/recipe@1",
+            "name": f"Poll {trigger}",
+            "trigger": trigger,
+            "mode": mode,
+            "steps": [step],
+        },
+    )
     return enable_recipe(recipe)
 
 
 def tick() -> int:
     """One beat's worth of polling, run here instead of through the broker."""
-    return sum(polling.poll_listing(listing, need.since)
-               for listing, need in polling.polling_needs().items())
+    return sum(
+        polling.poll_listing(listing, need.since)
+        for listing, need in polling.polling_needs().items()
+    )
 
 
 def object_ids(recipe: Recipe) -> list[str]:
@@ -63,9 +78,7 @@ def test_it_runs_new_orders_once_across_restarts(sandbox, connection, celery_wor
     wait_for(lambda: all_finished(recipe, 3), "three runs to finish")
     assert object_ids(recipe) == sorted([*placed, later])
     assert before not in object_ids(recipe)
-    assert set(Run.objects.filter(recipe=recipe).values_list("status", flat=True)) == {
-        "succeeded"
-    }
+    assert set(Run.objects.filter(recipe=recipe).values_list("status", flat=True)) == {"succeeded"}
     assert set(Event.objects.values_list("source", flat=True)) == {"poll"}
 
 
@@ -86,8 +99,9 @@ def test_it_runs_each_order_change_once(sandbox, connection, celery_worker):
     assert object_ids(fulfilled) == [shipped]
     changed = object_ids(updated)
     assert paid in changed and shipped in changed
-    assert len(changed) == len(set(Event.objects.filter(
-        event_type="order.updated").values_list("dedupe_key", flat=True)))
+    assert len(changed) == len(
+        set(Event.objects.filter(event_type="order.updated").values_list("dedupe_key", flat=True))
+    )
     wait_for(lambda: all_finished(updated, len(changed)), "the updated orders' runs")
 
 
@@ -148,15 +162,22 @@ def test_it_counts_a_change_seen_by_hook_and_by_poll_once(
 
 
 def make_recipe(connection, trigger="cartly.order_created", event="order.created", **fields):
-    return Recipe.objects.create(owner=connection.owner, connection=connection, name="R",
-                                 trigger=trigger, event_type=event, enabled=True, **fields)
+    return Recipe.objects.create(
+        owner=connection.owner,
+        connection=connection,
+        name="R",
+        trigger=trigger,
+        event_type=event,
+        enabled=True,
+        **fields,
+    )
 
 
 def hook(connection, event="order.created", status="active", age=timedelta(0), **fields):
-    subscription = Subscription.objects.create(connection=connection, event_type=event,
-                                               status=status, **fields)
-    Subscription.objects.filter(pk=subscription.pk).update(
-        created_at=timezone.now() - age)
+    subscription = Subscription.objects.create(
+        connection=connection, event_type=event, status=status, **fields
+    )
+    Subscription.objects.filter(pk=subscription.pk).update(created_at=timezone.now() - age)
     subscription.refresh_from_db()
     return subscription
 
@@ -170,12 +191,14 @@ def test_it_says_a_healthy_instant_recipe_is_instant(connection):
 def test_it_falls_back_to_polling_while_the_hook_cannot_be_registered(connection, settings):
     settings.POLL_FALLBACK_GRACE_SECONDS = 60
     recipe = make_recipe(connection)
-    subscription = hook(connection, status="failed", status_reason="Cartly is down",
-                        age=timedelta(seconds=5))
+    subscription = hook(
+        connection, status="failed", status_reason="Cartly is down", age=timedelta(seconds=5)
+    )
     assert polling.effective_mode(recipe)[0] == polling.INSTANT  # still within the grace
 
     Subscription.objects.filter(pk=subscription.pk).update(
-        created_at=timezone.now() - timedelta(minutes=5))
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
     mode, reason = polling.effective_mode(recipe)
     assert mode == polling.POLLING
     assert "Cartly is down" in reason and "every 30 seconds" in reason

@@ -20,12 +20,23 @@ Action = SubscriptionRepair.Action
 
 
 def order_recipe(connection) -> Recipe:
-    recipe = create_recipe(connection.owner, connection, {
-        "format": "cartly-automations/recipe@1", "name": "New orders", "mode": "instant",
-        "trigger": "cartly.order_created",
-        "steps": [{"key": "found", "operation": "cartly.find_order",
-                   "fields": {"number": "{{ trigger.number }}"}}],
-    })
+    recipe = create_recipe(
+        connection.owner,
+        connection,
+        {
+            "format": "cartly-automations/recipe@1",
+            "name": "New orders",
+            "mode": "instant",
+            "trigger": "cartly.order_created",
+            "steps": [
+                {
+                    "key": "found",
+                    "operation": "cartly.find_order",
+                    "fields": {"number": "{{ trigger.number }}"},
+                }
+            ],
+        },
+    )
     return enable_recipe(recipe)
 
 
@@ -99,9 +110,7 @@ def test_it_removes_a_hook_of_ours_that_no_subscription_owns(cartly_settings, co
 
     repairs = reconcile_connection(connection)
 
-    assert [(r.action, r.event_type) for r in repairs] == [
-        (Action.REMOVED_ORPHAN, "order.created")
-    ]
+    assert [(r.action, r.event_type) for r in repairs] == [(Action.REMOVED_ORPHAN, "order.created")]
     assert stray["id"] in repairs[0].detail
     assert our_hooks(connection) == []
     assert SubscriptionRepair.objects.filter(connection=connection).count() == 1
@@ -109,9 +118,14 @@ def test_it_removes_a_hook_of_ours_that_no_subscription_owns(cartly_settings, co
 
 def test_it_registers_a_hook_that_running_recipes_need(cartly_settings, connection):
     cartly_settings.PUBLIC_BASE_URL = f"http://127.0.0.1:9/t-{uuid.uuid4().hex[:12]}"
-    Recipe.objects.create(owner=connection.owner, connection=connection, name="No hook",
-                          trigger="cartly.customer_created", event_type="customer.created",
-                          enabled=True)
+    Recipe.objects.create(
+        owner=connection.owner,
+        connection=connection,
+        name="No hook",
+        trigger="cartly.customer_created",
+        event_type="customer.created",
+        enabled=True,
+    )
 
     repairs = reconcile_connection(connection)
 
@@ -123,8 +137,12 @@ def test_it_registers_a_hook_that_running_recipes_need(cartly_settings, connecti
 
 def test_it_forgets_a_vanished_hook_that_no_recipe_needs(cartly_settings, connection):
     cartly_settings.PUBLIC_BASE_URL = f"http://127.0.0.1:9/t-{uuid.uuid4().hex[:12]}"
-    Subscription.objects.create(connection=connection, event_type="product.created",
-                                status="active", remote_id="wh_GONE0000000000000000000000")
+    Subscription.objects.create(
+        connection=connection,
+        event_type="product.created",
+        status="active",
+        remote_id="wh_GONE0000000000000000000000",
+    )
 
     repairs = reconcile_connection(connection)
 

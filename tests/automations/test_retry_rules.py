@@ -12,10 +12,13 @@ from connectors.cartly.constants import MAX_RETRY_AFTER_SECONDS
 from connectors.models import Connection
 
 DOCUMENT = {
-    "format": "cartly-automations/recipe@1", "name": "r", "trigger": "cartly.order_created",
+    "format": "cartly-automations/recipe@1",
+    "name": "r",
+    "trigger": "cartly.order_created",
     "mode": "instant",
-    "steps": [{"key": "d", "operation": "cartly.create_discount",
-               "fields": {"code": "X", "value": "5"}}],
+    "steps": [
+        {"key": "d", "operation": "cartly.create_discount", "fields": {"code": "X", "value": "5"}}
+    ],
 }
 
 
@@ -29,17 +32,32 @@ def test_a_huge_retry_after_is_clamped(raw):
 @pytest.fixture
 def failed_step(db):
     owner = User.objects.create_user("o")
-    connection = Connection.objects.create(owner=owner, shop_id="shop_1", shop_name="S",
-                                           shop_domain="s.mycartly.pro")
-    recipe = Recipe.objects.create(owner=owner, connection=connection, name="r",
-                                   trigger="cartly.order_created", event_type="order.created")
+    connection = Connection.objects.create(
+        owner=owner, shop_id="shop_1", shop_name="S", shop_domain="s.mycartly.pro"
+    )
+    recipe = Recipe.objects.create(
+        owner=owner,
+        connection=connection,
+        name="r",
+        trigger="cartly.order_created",
+        event_type="order.created",
+    )
     RecipeVersion.objects.create(recipe=recipe, version=1, document=DOCUMENT)
-    event = Event.objects.create(connection=connection, cartly_event_id="evt_1",
-                                 event_type="order.created", payload={"id": "ord_1"})
+    event = Event.objects.create(
+        connection=connection,
+        cartly_event_id="evt_1",
+        event_type="order.created",
+        payload={"id": "ord_1"},
+    )
     run = Run.objects.create(recipe=recipe, event=event, recipe_version=1, status="failed")
     return StepRun.objects.create(
-        run=run, position=0, key="d", operation="cartly.create_discount", status="failed",
-        rendered_input={"code": "X", "value": "5"}, attempts=5,
+        run=run,
+        position=0,
+        key="d",
+        operation="cartly.create_discount",
+        status="failed",
+        rendered_input={"code": "X", "value": "5"},
+        attempts=5,
     )
 
 

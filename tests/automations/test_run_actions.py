@@ -21,8 +21,12 @@ pytestmark = pytest.mark.django_db
 
 
 def failed_run(recipe) -> tuple[Run, StepRun, StepRun]:
-    run = make_run(recipe, order(1001, email="ana@example.com"), Run.Status.FAILED,
-                   reason="Step 2 (discount): Cartly refused the discount.")
+    run = make_run(
+        recipe,
+        order(1001, email="ana@example.com"),
+        Run.Status.FAILED,
+        reason="Step 2 (discount): Cartly refused the discount.",
+    )
     customer, discount = add_failed_steps(run)
     return run, customer, discount
 
@@ -36,11 +40,20 @@ def fix_the_code(recipe) -> None:
 def waiting_run(recipe, kind: str = "retry", **fields) -> tuple[Run, StepRun]:
     run = make_run(recipe, order(1003), Run.Status.WAITING, reason="Cartly answered 503")
     step = StepRun.objects.create(
-        run=run, position=0, key="customer", operation="cartly.find_or_create_customer",
-        status=StepRun.Status.WAITING, wait_kind=kind, attempts=2, status_code=503,
-        rendered_input={"email": "x@example.com"}, error="Cartly answered 503",
+        run=run,
+        position=0,
+        key="customer",
+        operation="cartly.find_or_create_customer",
+        status=StepRun.Status.WAITING,
+        wait_kind=kind,
+        attempts=2,
+        status_code=503,
+        rendered_input={"email": "x@example.com"},
+        error="Cartly answered 503",
         first_attempt_at=timezone.now() - timedelta(minutes=20),
-        next_attempt_at=timezone.now() + timedelta(minutes=30), **fields)
+        next_attempt_at=timezone.now() + timedelta(minutes=30),
+        **fields,
+    )
     return run, step
 
 
@@ -71,21 +84,34 @@ def test_it_tucks_replay_away_on_a_succeeded_run(recipe):
 def test_it_counts_a_loops_actions_in_what_a_replay_repeats(recipe):
     run = make_run(recipe, order(1001))
     for index in range(3):
-        StepRun.objects.create(run=run, position=0, address=f"0.i{index}.0", key="restock",
-                               operation="cartly.adjust_inventory",
-                               status=StepRun.Status.SUCCEEDED)
-    StepRun.objects.create(run=run, position=1, key="lookup", operation="cartly.find_customer",
-                           status=StepRun.Status.SUCCEEDED)  # a search repeats nothing
+        StepRun.objects.create(
+            run=run,
+            position=0,
+            address=f"0.i{index}.0",
+            key="restock",
+            operation="cartly.adjust_inventory",
+            status=StepRun.Status.SUCCEEDED,
+        )
+    StepRun.objects.create(
+        run=run,
+        position=1,
+        key="lookup",
+        operation="cartly.find_customer",
+        status=StepRun.Status.SUCCEEDED,
+    )  # a search repeats nothing
     assert run_page.replay_repeats(run_page.ordered_rows(run)) == [
-        "Adjust Inventory (restock), 3 times"]
+        "Adjust Inventory (restock), 3 times"
+    ]
 
 
 def test_the_failed_step_is_the_last_failed_one_in_reading_order(recipe):
     run = make_run(recipe, order(1001), Run.Status.FAILED)
-    went_on = StepRun.objects.create(run=run, position=0, key="a", status="failed",
-                                     operation="cartly.create_customer")
-    ended = StepRun.objects.create(run=run, position=1, key="b", status="failed",
-                                   operation="cartly.create_discount")
+    went_on = StepRun.objects.create(
+        run=run, position=0, key="a", status="failed", operation="cartly.create_customer"
+    )
+    ended = StepRun.objects.create(
+        run=run, position=1, key="b", status="failed", operation="cartly.create_discount"
+    )
     assert went_on.pk and run_page.failed_step(run_page.ordered_rows(run)) == ended
 
 
@@ -100,8 +126,9 @@ def test_it_retries_the_failed_step_with_the_current_version(browser, recipe):
 
     response = browser.post(f"/runs/{run.pk}/retry/", {"version": "current"}, follow=True)
 
-    assert "Retrying from step 2 (discount) with version 2 of the recipe." in \
-        response.content.decode()
+    assert (
+        "Retrying from step 2 (discount) with version 2 of the recipe." in response.content.decode()
+    )
     run.refresh_from_db()
     discount.refresh_from_db()
     assert (run.status, run.recipe_version) == (Run.Status.RUNNING, 2)
@@ -129,9 +156,16 @@ def test_it_says_why_a_retry_with_the_current_version_cannot_go_on(browser, reci
 
 def test_it_shows_every_attempt_of_a_step(browser, recipe):
     run, _, discount = failed_run(recipe)
-    StepAttempt.objects.create(step_run=discount, number=1, status="failed", recipe_version=1,
-                               rendered_input={"code": "OLD-1001"}, status_code=503,
-                               error="Cartly answered 503", started_at=timezone.now())
+    StepAttempt.objects.create(
+        step_run=discount,
+        number=1,
+        status="failed",
+        recipe_version=1,
+        rendered_input={"code": "OLD-1001"},
+        status_code=503,
+        error="Cartly answered 503",
+        started_at=timezone.now(),
+    )
     body = browser.get(f"/runs/{run.pk}/").content.decode()
     assert 'id="step-1-attempts"' in body and "Earlier attempts (1)" in body
     assert "OLD-1001" in body and "Cartly answered 503" in body and "recipe v1" in body
@@ -156,8 +190,9 @@ def test_a_failure_fixed_by_a_replay_leaves_the_recent_failures(browser, merchan
     run, _, _ = failed_run(recipe)
     still = make_run(recipe, order(1002), Run.Status.FAILED, reason="Another one")
     assert [r.pk for r in history.recent_failures(merchant)] == [still.pk, run.pk]
-    Run.objects.create(recipe=recipe, event=run.event, recipe_version=1, replay_of=run,
-                       status=Run.Status.SUCCEEDED)
+    Run.objects.create(
+        recipe=recipe, event=run.event, recipe_version=1, replay_of=run, status=Run.Status.SUCCEEDED
+    )
     assert [r.pk for r in history.recent_failures(merchant)] == [still.pk]
     body = browser.get(f"/runs/{run.pk}/").content.decode()
     assert 'id="run-fixed"' in body
@@ -184,10 +219,13 @@ def test_it_says_what_a_retrying_run_waits_for_and_retries_it_now(browser, recip
 
 def test_a_run_held_by_an_open_circuit_waits_since_it_opened(browser, recipe, shop):
     opened = timezone.now() - timedelta(hours=1)
-    ShopCircuit.objects.create(shop_key=ratelimit.shop_key(shop.shop_id),
-                               state=ShopCircuit.State.OPEN, opened_at=opened,
-                               probe_at=timezone.now() + timedelta(minutes=5),
-                               last_error="Cartly answered 500")
+    ShopCircuit.objects.create(
+        shop_key=ratelimit.shop_key(shop.shop_id),
+        state=ShopCircuit.State.OPEN,
+        opened_at=opened,
+        probe_at=timezone.now() + timedelta(minutes=5),
+        last_error="Cartly answered 500",
+    )
     run, _ = waiting_run(recipe, kind="circuit")
     wait = run_page.wait_of(run, run_page.ordered_rows(run))
     assert (wait.since, wait.on_service, wait.can_retry_now) == (opened, True, False)
@@ -242,23 +280,60 @@ def test_the_buttons_only_act_on_post_with_a_csrf_token(merchant, recipe):
 
 def test_nested_rows_are_grouped_with_headings_in_words(browser, recipe):
     run = make_run(recipe, order(1001))
-    StepRun.objects.create(run=run, position=0, key="each", kind="loop", status="succeeded",
-                           items=[{"title": "Blue mug"}, {"sku": "TEE-M"}],
-                           output={"count": 2, "total": 2})
+    StepRun.objects.create(
+        run=run,
+        position=0,
+        key="each",
+        kind="loop",
+        status="succeeded",
+        items=[{"title": "Blue mug"}, {"sku": "TEE-M"}],
+        output={"count": 2, "total": 2},
+    )
     for index in range(2):
-        StepRun.objects.create(run=run, position=0, address=f"0.i{index}.0", key="restock",
-                               operation="cartly.adjust_inventory", status="succeeded")
-    StepRun.objects.create(run=run, position=1, key="route", kind="paths", status="succeeded",
-                           output={"taken": [0], "otherwise": False, "ran": ["Big order"],
-                                   "branches": [{"label": "Big order", "matched": True,
-                                                 "reason": ""}]})
-    StepRun.objects.create(run=run, position=1, address="1.b0.0", key="vip", status="failed",
-                           operation="cartly.update_customer")
-    StepRun.objects.create(run=run, position=1, address="1.b0.0.e.0", key="note",
-                           operation="cartly.update_order", status="succeeded")
+        StepRun.objects.create(
+            run=run,
+            position=0,
+            address=f"0.i{index}.0",
+            key="restock",
+            operation="cartly.adjust_inventory",
+            status="succeeded",
+        )
+    StepRun.objects.create(
+        run=run,
+        position=1,
+        key="route",
+        kind="paths",
+        status="succeeded",
+        output={
+            "taken": [0],
+            "otherwise": False,
+            "ran": ["Big order"],
+            "branches": [{"label": "Big order", "matched": True, "reason": ""}],
+        },
+    )
+    StepRun.objects.create(
+        run=run,
+        position=1,
+        address="1.b0.0",
+        key="vip",
+        status="failed",
+        operation="cartly.update_customer",
+    )
+    StepRun.objects.create(
+        run=run,
+        position=1,
+        address="1.b0.0.e.0",
+        key="note",
+        operation="cartly.update_order",
+        status="succeeded",
+    )
     headings = [e.heading for e in run_tree.entries(run.pk) if e.heading]
-    assert headings == ["Item 1 of 2: Blue mug", "Item 2 of 2: TEE-M", "Path “Big order” ran",
-                        "Because vip failed, these steps ran instead"]
+    assert headings == [
+        "Item 1 of 2: Blue mug",
+        "Item 2 of 2: TEE-M",
+        "Path “Big order” ran",
+        "Because vip failed, these steps ran instead",
+    ]
     body = browser.get(f"/runs/{run.pk}/").content.decode()
     assert "Went over 2 items." in body and 'id="step-0-i1-0"' in body
     assert 'data-matched="yes"' in body

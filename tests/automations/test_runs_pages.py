@@ -49,11 +49,15 @@ def test_it_filters_by_recipe_status_and_dates(browser, merchant, shop, recipe):
     last_week = make_run(recipe, order(1004), Run.Status.FAILED, now - timedelta(days=7))
 
     assert run_ids(browser.get(f"/runs/?recipe={recipe.pk}&status=failed")) == [
-        failed.pk, last_week.pk]
+        failed.pk,
+        last_week.pk,
+    ]
     assert run_ids(browser.get(f"/runs/?recipe={other.pk}")) == [other_run.pk]
     today = timezone.localdate().isoformat()
     assert set(run_ids(browser.get(f"/runs/?status=failed&since={today}&until={today}"))) == {
-        failed.pk, other_run.pk}
+        failed.pk,
+        other_run.pk,
+    }
     week_ago = (timezone.localdate() - timedelta(days=7)).isoformat()
     assert run_ids(browser.get(f"/runs/?until={week_ago}")) == [last_week.pk]
 
@@ -119,8 +123,12 @@ def test_it_paginates_keeping_the_filters(browser, recipe):
 
 
 def test_it_shows_the_trigger_and_each_steps_input_output_and_error(browser, recipe):
-    run = make_run(recipe, order(1001, email="ana@example.com"), Run.Status.FAILED,
-                   reason="Step 2 (discount) failed: code is already taken.")
+    run = make_run(
+        recipe,
+        order(1001, email="ana@example.com"),
+        Run.Status.FAILED,
+        reason="Step 2 (discount) failed: code is already taken.",
+    )
     add_failed_steps(run)
     body = browser.get(f"/runs/{run.pk}/").content.decode()
     assert "Thank buyers" in body and f"v{run.recipe_version}" in body

@@ -14,22 +14,31 @@ from connectors.models import Connection
 @pytest.fixture
 def connection(db):
     owner = User.objects.create_user("o")
-    return Connection.objects.create(owner=owner, shop_id="shop_1", shop_name="S",
-                                     shop_domain="s.mycartly.pro")
+    return Connection.objects.create(
+        owner=owner, shop_id="shop_1", shop_name="S", shop_domain="s.mycartly.pro"
+    )
 
 
 def stored(connection, event_id: str, event_type: str) -> Event:
     return Event.objects.create(
-        connection=connection, cartly_event_id=event_id, event_type=event_type,
-        payload={"id": event_id}, received_at=timezone.now() - timedelta(minutes=5),
+        connection=connection,
+        cartly_event_id=event_id,
+        event_type=event_type,
+        payload={"id": event_id},
+        received_at=timezone.now() - timedelta(minutes=5),
     )
 
 
 def test_a_poison_event_is_failed_at_the_cap_and_the_rest_go_on(connection):
     # An enabled recipe with no stored version: dispatching its event raises.
-    Recipe.objects.create(owner=connection.owner, connection=connection, name="broken",
-                          trigger="cartly.order_created", event_type="order.created",
-                          enabled=True)
+    Recipe.objects.create(
+        owner=connection.owner,
+        connection=connection,
+        name="broken",
+        trigger="cartly.order_created",
+        event_type="order.created",
+        enabled=True,
+    )
     poison = stored(connection, "evt_POISON", "order.created")
     healthy = stored(connection, "evt_FINE", "customer.created")
 

@@ -32,12 +32,23 @@ def order(sandbox, connection) -> dict:
 
 @pytest.fixture
 def recipe(connection) -> Recipe:
-    recipe = create_recipe(connection.owner, connection, {
-        "format": "cartly-automations/recipe@1", "name": "Look the order up", "mode": "polling",
-        "trigger": "cartly.order_created",
-        "steps": [{"key": "found", "operation": "cartly.find_order",
-                   "fields": {"number": "{{ trigger.number }}"}}],
-    })
+    recipe = create_recipe(
+        connection.owner,
+        connection,
+        {
+            "format": "cartly-automations/recipe@1",
+            "name": "Look the order up",
+            "mode": "polling",
+            "trigger": "cartly.order_created",
+            "steps": [
+                {
+                    "key": "found",
+                    "operation": "cartly.find_order",
+                    "fields": {"number": "{{ trigger.number }}"},
+                }
+            ],
+        },
+    )
     Recipe.objects.filter(pk=recipe.pk).update(enabled=True)
     return recipe
 
@@ -45,8 +56,11 @@ def recipe(connection) -> Recipe:
 def received_event(connection, payload: dict, suffix: str = "") -> Event:
     """An event the receiver stored while the broker was down: no message was ever sent."""
     return Event.objects.create(
-        connection=connection, cartly_event_id=f"evt_{payload['id']}{suffix}",
-        event_type="order.created", object_id=payload["id"], payload=payload,
+        connection=connection,
+        cartly_event_id=f"evt_{payload['id']}{suffix}",
+        event_type="order.created",
+        object_id=payload["id"],
+        payload=payload,
         dedupe_key=f"order.created|{payload['id']}{suffix}",
         received_at=timezone.now() - LONG_AGO,
     )
@@ -55,10 +69,15 @@ def received_event(connection, payload: dict, suffix: str = "") -> Event:
 def stranded_run(recipe, event, **step) -> StepRun:
     """A run whose step's message was lost: laid out, never published."""
     Event.objects.filter(pk=event.pk).update(status=Event.Status.DISPATCHED)
-    run = Run.objects.create(recipe=recipe, event=event, recipe_version=recipe.version,
-                             created_at=timezone.now() - LONG_AGO)
-    return StepRun.objects.create(run=run, position=0, key="found",
-                                  operation="cartly.find_order", **step)
+    run = Run.objects.create(
+        recipe=recipe,
+        event=event,
+        recipe_version=recipe.version,
+        created_at=timezone.now() - LONG_AGO,
+    )
+    return StepRun.objects.create(
+        run=run, position=0, key="found", operation="cartly.find_order", **step
+    )
 
 
 def run_status(step_run: StepRun) -> str:
@@ -123,13 +142,20 @@ def test_it_fails_a_run_that_keeps_stalling(connection, recipe, order):
 
 
 def test_it_starts_a_parked_retry_that_is_due(connection, recipe, order, celery_worker):
-    step_run = stranded_run(recipe, received_event(connection, order), status="waiting",
-                            attempts=1, next_attempt_at=timezone.now() - LONG_AGO)
+    step_run = stranded_run(
+        recipe,
+        received_event(connection, order),
+        status="waiting",
+        attempts=1,
+        next_attempt_at=timezone.now() - LONG_AGO,
+    )
 
     assert sweeps.sweep_waiting_steps() == [step_run.pk]
 
-    wait_for(lambda: StepRun.objects.filter(pk=step_run.pk, status="succeeded").exists(),
-             "the parked step to run")
+    wait_for(
+        lambda: StepRun.objects.filter(pk=step_run.pk, status="succeeded").exists(),
+        "the parked step to run",
+    )
     assert sweeps.sweep_waiting_steps() == []
 
 
@@ -138,12 +164,19 @@ def test_it_resumes_paused_work_when_the_shop_is_reconnected(
 ):
     Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.NEEDS_RECONNECT)
     Recipe.objects.filter(pk=recipe.pk).update(paused_reason=RECONNECT_PAUSE)
-    step_run = stranded_run(recipe, received_event(connection, order), status="waiting",
-                            attempts=1, error=f"{PAUSED_REASON} (token refused)")
+    step_run = stranded_run(
+        recipe,
+        received_event(connection, order),
+        status="waiting",
+        attempts=1,
+        error=f"{PAUSED_REASON} (token refused)",
+    )
     assert sweeps.sweep_waiting_steps() == []  # paused: no time, the sweep leaves it
 
     connections.connect(connection.owner, sandbox.authorize(" ".join(CARTLY_SCOPES)))
 
-    wait_for(lambda: StepRun.objects.filter(pk=step_run.pk, status="succeeded").exists(),
-             "the paused step to run after the reconnect")
+    wait_for(
+        lambda: StepRun.objects.filter(pk=step_run.pk, status="succeeded").exists(),
+        "the paused step to run after the reconnect",
+    )
     assert Recipe.objects.get(pk=recipe.pk).paused_reason == ""

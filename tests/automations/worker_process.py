@@ -77,7 +77,7 @@ def _processes() -> Iterator[tuple[int, int, int]]:
         except OSError:
             continue  # it ended while we looked
         # "pid (comm) state ppid pgrp …": comm may hold spaces, so split after its paren.
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         yield int(entry.name), int(fields[1]), int(fields[2])
 
 
@@ -120,7 +120,10 @@ class CeleryProcess:
         self._log = open(self.log_path, "wb")  # closed in _reap()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", self.kind, *self.args],
-            cwd=REPO_DIR, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=REPO_DIR,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group: the teardown reaches pool children too
         )
         self._wait_until_ready()
@@ -130,8 +133,9 @@ class CeleryProcess:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise CeleryProcessError(f"the {self.kind} exited {self.process.returncode}:\n"
-                                         f"{self.log_tail()}")
+                raise CeleryProcessError(
+                    f"the {self.kind} exited {self.process.returncode}:\n{self.log_tail()}"
+                )
             if READY_LINES[self.kind] in self.log_text() and self._pool_is_up():
                 return
             time.sleep(POLL_SECONDS)
@@ -162,8 +166,9 @@ class CeleryProcess:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
-                raise CeleryProcessError(f"the {self.kind} did not stop on SIGTERM:\n"
-                                         f"{self.log_tail()}") from None
+                raise CeleryProcessError(
+                    f"the {self.kind} did not stop on SIGTERM:\n{self.log_tail()}"
+                ) from None
         return self._reap()
 
     def kill(self) -> None:
@@ -205,27 +210,40 @@ class CeleryProcesses:
         """The environment of a child: the test's database, broker and Cartly, plus overrides
         (engine settings by their variable names, e.g. ENGINE_STEP_LEASE_SECONDS=5)."""
         env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
-        env.update({
-            "DJANGO_SETTINGS_MODULE": WORKER_SETTINGS,
-            "DATABASE_URL": database_url(self.application_name),
-            "VAR_DIR": str(self.workdir),
-            "CARTLY_BASE_URL": settings.CARTLY_BASE_URL,
-            "CARTLY_CLIENT_ID": settings.CARTLY_CLIENT_ID,
-            "CARTLY_CLIENT_SECRET": settings.CARTLY_CLIENT_SECRET,
-            "LOG_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",
-            **broker_env(),
-        })
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": WORKER_SETTINGS,
+                "DATABASE_URL": database_url(self.application_name),
+                "VAR_DIR": str(self.workdir),
+                "CARTLY_BASE_URL": settings.CARTLY_BASE_URL,
+                "CARTLY_CLIENT_ID": settings.CARTLY_CLIENT_ID,
+                "CARTLY_CLIENT_SECRET": settings.CARTLY_CLIENT_SECRET,
+                "LOG_LEVEL": "INFO",
+                "PYTHONUNBUFFERED": "1",
+                **broker_env(),
+            }
+        )
         env.update({key: str(value) for key, value in overrides.items()})
         return env
 
-    def worker(self, *, concurrency: int = 1, pool: str = "prefork",
-               **overrides: str | int | float) -> CeleryProcess:
+    def worker(
+        self, *, concurrency: int = 1, pool: str = "prefork", **overrides: str | int | float
+    ) -> CeleryProcess:
         """A started worker; `overrides` go into its environment."""
         name = f"faults-{uuid.uuid4().hex[:6]}@%h"
-        args = ["--pool", pool, "--concurrency", str(concurrency), "-n", name,
-                "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-                "--without-heartbeat"]
+        args = [
+            "--pool",
+            pool,
+            "--concurrency",
+            str(concurrency),
+            "-n",
+            name,
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
         return self._start("worker", args, overrides)
 
     def beat(self, **overrides: str | int | float) -> CeleryProcess:

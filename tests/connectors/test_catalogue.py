@@ -244,9 +244,7 @@ def test_it_dedupes_inventory_changes_on_variant_and_updated_at():
     trigger = registry.get_trigger("cartly.inventory_changed")
     level = {"variant_id": "var_1", "available": 3, "updated_at": "2026-11-28T10:00:00Z"}
     assert trigger.object_id(level) == "var_1"
-    assert trigger.dedupe_key(level) == (
-        "inventory_level.updated", "var_1", "2026-11-28T10:00:00Z"
-    )
+    assert trigger.dedupe_key(level) == ("inventory_level.updated", "var_1", "2026-11-28T10:00:00Z")
     with pytest.raises(KeyError, match="variant_id"):
         trigger.object_id({"id": "var_1"})
 

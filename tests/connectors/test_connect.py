@@ -217,7 +217,8 @@ def test_disconnect_removes_our_hooks_revokes_and_keeps_the_row(engine, sandbox,
     remaining = {hook["id"] for hook in other.list_webhooks()}
     assert ours["id"] not in remaining or theirs["id"] in remaining
     answer = requests.get(
-        f"{sandbox.base_url}/apps/api/me", headers={"Authorization": f"Bearer {access}"},
+        f"{sandbox.base_url}/apps/api/me",
+        headers={"Authorization": f"Bearer {access}"},
         timeout=10,
     )
     assert answer.status_code == 401

@@ -32,8 +32,13 @@ def stored(pk: int) -> str:
 def test_it_rotates_tokens_to_the_newest_key(keys):
     keys(OLD)
     owner = User.objects.create_user("o")
-    conn = Connection.objects.create(owner=owner, shop_id="shop_1", shop_name="S",
-                                     shop_domain="s.mycartly.pro", access_token="secret-token")
+    conn = Connection.objects.create(
+        owner=owner,
+        shop_id="shop_1",
+        shop_name="S",
+        shop_domain="s.mycartly.pro",
+        access_token="secret-token",
+    )
     assert "secret-token" not in stored(conn.pk)
     assert Fernet(OLD.encode()).decrypt(stored(conn.pk).encode()) == b"secret-token"
 
@@ -49,8 +54,13 @@ def test_it_rotates_tokens_to_the_newest_key(keys):
 def test_a_value_no_key_opens_is_a_clear_error(keys):
     keys(OLD)
     owner = User.objects.create_user("o")
-    conn = Connection.objects.create(owner=owner, shop_id="shop_1", shop_name="S",
-                                     shop_domain="s.mycartly.pro", access_token="secret-token")
+    conn = Connection.objects.create(
+        owner=owner,
+        shop_id="shop_1",
+        shop_name="S",
+        shop_domain="s.mycartly.pro",
+        access_token="secret-token",
+    )
     keys(NEW)
     with pytest.raises(crypto.DecryptionFailed):
         Connection.objects.get(pk=conn.pk)

@@ -129,8 +129,9 @@ def engine_url(public_server, cartly_settings, sandbox) -> str:  # noqa: F811
     """Our live server, known to the sandbox as a redirect URI and as the hooks' base URL,
     with sign-up open (SIGNUP_OPEN: closed by default in production)."""
     cartly_settings.SIGNUP_OPEN = True
-    sandbox.manage("sandbox_seed", "--redirect-uri",
-                   f"{public_server.url}/connections/cartly/callback/")
+    sandbox.manage(
+        "sandbox_seed", "--redirect-uri", f"{public_server.url}/connections/cartly/callback/"
+    )
     return public_server.url
 
 
@@ -139,14 +140,16 @@ def screenshot(page: Page, name: str, max_height: int | None = None) -> Path:
     docs/screenshots/ with UPDATE_SCREENSHOTS=1, else var/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": max_height} if max_height \
-        else None
+    clip = (
+        {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": max_height} if max_height else None
+    )
     page.screenshot(path=str(path), full_page=True, clip=clip)
     return path
 
 
-def reload_until(page: Page, ready: Callable[[], bool], what: str,
-                 timeout: float = RUN_WAIT_SECONDS) -> None:
+def reload_until(
+    page: Page, ready: Callable[[], bool], what: str, timeout: float = RUN_WAIT_SECONDS
+) -> None:
     """Reload the page, as a person waiting would, until `ready()`; fail naming `what`."""
     deadline = time.monotonic() + timeout
     while not ready():
@@ -179,7 +182,8 @@ def overflow_px(page: Page) -> int:
     """How far the page is wider than the window: 0 means no horizontal scrolling."""
     return page.evaluate(
         "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
-        " - document.documentElement.clientWidth")
+        " - document.documentElement.clientWidth"
+    )
 
 
 def check_both_widths(page: Page, what: str) -> None:

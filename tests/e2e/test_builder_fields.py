@@ -50,7 +50,8 @@ def open_new_recipe(page: Page, live_server, merchant) -> None:
 
 
 def test_a_merchant_builds_a_recipe_with_pills_and_typed_fields_only(
-        page: Page, live_server, merchant, shop):
+    page: Page, live_server, merchant, shop
+):
     open_new_recipe(page, live_server, merchant)
     page.locator("#id_name").fill("Welcome back with a voucher")
     add_step(page, "cartly.find_or_create_customer", 0)
@@ -60,7 +61,8 @@ def test_a_merchant_builds_a_recipe_with_pills_and_typed_fields_only(
     expect(marketing).to_contain_text("Not set")
     marketing.click()
     expect(page.locator("#f-steps-0-fields-accepts_marketing")).to_have_attribute(
-        "aria-checked", "true")
+        "aria-checked", "true"
+    )
 
     add_step(page, "cartly.create_discount", 1)
     code = page.locator("#f-steps-1-fields-code")
@@ -72,7 +74,8 @@ def test_a_merchant_builds_a_recipe_with_pills_and_typed_fields_only(
     expect(chip).to_have_attribute("title", re.compile(r"^Sample: 1001"))  # shown on hover
     kind = page.locator("#f-steps-1-fields-kind")  # a choice: a select
     expect(kind.locator("option")).to_have_text(
-        ["Default: Percentage", "Percentage", "Fixed amount", "Free shipping"])
+        ["Default: Percentage", "Percentage", "Fixed amount", "Free shipping"]
+    )
     kind.select_option(label="Fixed amount")
     expect(page.locator("#f-steps-1-fields-value")).to_have_attribute("type", "number")
     page.locator("#f-steps-1-fields-value").fill("5")
@@ -83,13 +86,17 @@ def test_a_merchant_builds_a_recipe_with_pills_and_typed_fields_only(
     page.locator("#f-steps-1-fields-minimum_subtotal-use-value").click()
     pick(page, "f-steps-1-fields-minimum_subtotal", "trigger.total_price")
     expect(page.locator("#f-steps-1-fields-minimum_subtotal .pill")).to_contain_text(
-        "Order › Total")
+        "Order › Total"
+    )
 
     expect(page.locator("#check-status")).to_have_text("No problems found.")
     assert fields_of(page, 0) == {"email": "{{ trigger.email }}", "accepts_marketing": "true"}
     assert fields_of(page, 1) == {
-        "code": "VIP-{{ trigger.number }}", "kind": "fixed_amount", "value": "5",
-        "starts_at": "2026-12-01T09:30:00+00:00", "minimum_subtotal": "{{ trigger.total_price }}",
+        "code": "VIP-{{ trigger.number }}",
+        "kind": "fixed_amount",
+        "value": "5",
+        "starts_at": "2026-12-01T09:30:00+00:00",
+        "minimum_subtotal": "{{ trigger.total_price }}",
     }
     check_both_widths(page, "the builder")
     page.locator("#save-recipe").click()
@@ -105,7 +112,8 @@ def test_a_merchant_builds_a_recipe_with_pills_and_typed_fields_only(
 
 
 def test_edit_as_template_round_trips_exactly_and_chips_are_atomic(
-        page: Page, live_server, merchant, shop):
+    page: Page, live_server, merchant, shop
+):
     open_new_recipe(page, live_server, merchant)
     add_step(page, "cartly.create_discount", 0)
     raw_switch = page.locator("#f-steps-0-fields-code-raw")
@@ -129,11 +137,13 @@ def test_edit_as_template_round_trips_exactly_and_chips_are_atomic(
     for _ in range(3):  # " !" then the comment chip: one Backspace takes a chip whole
         page.keyboard.press("Backspace")
     assert fields_of(page, 0)["code"] == (
-        "HI-{{trigger.customer.first_name}}-{{ trigger.number|string }}")
+        "HI-{{trigger.customer.first_name}}-{{ trigger.number|string }}"
+    )
 
 
 def test_a_literal_of_the_wrong_type_blocks_saving_with_one_message_under_its_field(
-        page: Page, live_server, merchant, shop, recipe):
+    page: Page, live_server, merchant, shop, recipe
+):
     log_in_as(page, live_server.url, merchant, PASSWORD)
     page.goto(f"{live_server.url}/recipes/{recipe.pk}/edit/")
     expect(page.locator("#builder-editor")).to_be_visible()
@@ -161,7 +171,8 @@ def test_a_literal_of_the_wrong_type_blocks_saving_with_one_message_under_its_fi
 
 
 def test_a_value_the_sample_lacks_is_a_warning_and_only_none_is_no_problems(
-        page: Page, live_server, merchant, shop, recipe):
+    page: Page, live_server, merchant, shop, recipe
+):
     log_in_as(page, live_server.url, merchant, PASSWORD)
     page.goto(f"{live_server.url}/recipes/{recipe.pk}/edit/")
     page.locator("#f-steps-0-fields-phone-raw").click()
@@ -170,7 +181,8 @@ def test_a_value_the_sample_lacks_is_a_warning_and_only_none_is_no_problems(
     expect(preview).to_contain_text("Warning (sample data):")
     expect(preview).to_have_class(re.compile(r"\bwarn\b"))
     expect(page.locator("#check-status")).to_have_text(
-        "Nothing blocks saving. 1 warning to check (sample data).")
+        "Nothing blocks saving. 1 warning to check (sample data)."
+    )
     page.locator("#f-steps-0-fields-phone").fill("")
     expect(page.locator("#check-status")).to_have_text("No problems found.")
 

@@ -43,7 +43,7 @@ def pick(page: Page, box: str, ref: str, *through: str) -> None:
 
 
 def add_step(page: Page, operation: str, where: str = "") -> None:
-    """"Add a step" of the top-level list, or of the nested list whose id part is `where`."""
+    """ "Add a step" of the top-level list, or of the nested list whose id part is `where`."""
     suffix = f"-{where}" if where else ""
     page.locator(f"select#add-step-operation{suffix}").select_option(operation)
     page.locator(f"#add-step{suffix}").click()
@@ -53,19 +53,20 @@ def build_loop(page: Page) -> None:
     add_step(page, "loop")
     expect(page.locator("#step-0-title")).to_have_text("Step 1: For each")
     page.locator("#f-steps-0-loop-over").select_option("trigger.line_items")
-    expect(page.locator("#f-steps-0-loop-over-preview")).to_have_text(
-        "With the sample: 1 item.")
+    expect(page.locator("#f-steps-0-loop-over-preview")).to_have_text("With the sample: 1 item.")
     add_step(page, "cartly.adjust_inventory", "steps-0-steps")
     expect(page.locator("#step-0-steps-0-title")).to_have_text("Step 1.1: Adjust Inventory")
     pick(page, "f-steps-0-steps-0-fields-variant_id", "item.variant_id")
     # Inside the loop, the item's values are pills labelled from the list's sample item.
     expect(page.locator("#f-steps-0-steps-0-fields-variant_id .pill")).to_contain_text(
-        "Line item › Variant id")
+        "Line item › Variant id"
+    )
     page.locator("#f-steps-0-steps-0-fields-mode").select_option("adjust")  # a choice: a select
     # A required field left empty: the message stands under that nested field.
     page.locator("#save-recipe").click()
     expect(page.locator("#f-steps-0-steps-0-fields-quantity-errors")).to_have_text(
-        "Required: fill in Quantity.")
+        "Required: fill in Quantity."
+    )
     page.locator("#f-steps-0-steps-0-fields-quantity-use-value").click()
     quantity = page.locator("#f-steps-0-steps-0-fields-quantity")
     quantity.click()
@@ -99,7 +100,8 @@ def build_paths(page: Page) -> None:
     page.keyboard.type("vip")
     # If tagging fails, note it on the order instead, with the error's message as a pill.
     page.locator(f"#step-{BRANCH.removeprefix('steps-')}-steps-0-on-error").select_option(
-        "fallback")
+        "fallback"
+    )
     add_step(page, "cartly.update_order", f"{BRANCH}-steps-0-fallback")
     fallback = f"f-{BRANCH}-steps-0-fallback-0-fields"
     pick(page, f"{fallback}-order_id", "trigger.id")
@@ -125,8 +127,9 @@ def build_delay(page: Page) -> None:
     expect(page.locator("#f-steps-2-delay-until-preview")).to_contain_text("has passed")
 
 
-def test_a_merchant_builds_loops_paths_and_delays_and_runs_them(page: Page, engine_url, sandbox,
-                                                                connection, celery_worker):
+def test_a_merchant_builds_loops_paths_and_delays_and_runs_them(
+    page: Page, engine_url, sandbox, connection, celery_worker
+):
     log_in_to_engine(page, engine_url, connection.owner.username, OWNER_PASSWORD)
     page.goto(f"{engine_url}/recipes/new/")
     expect(page.locator("#builder-editor")).to_be_visible()
@@ -147,14 +150,17 @@ def test_a_merchant_builds_loops_paths_and_delays_and_runs_them(page: Page, engi
     assert doc["turn_off_after_failures"] == 3 and recipe.turn_off_after_failures == 3
     loop, paths, delay = doc["steps"]
     assert loop["loop"] == {"over": "trigger.line_items"}
-    assert loop["steps"][0]["fields"] == {"variant_id": "{{ item.variant_id }}",
-                                          "mode": "adjust", "quantity": "{{ item.quantity }}"}
+    assert loop["steps"][0]["fields"] == {
+        "variant_id": "{{ item.variant_id }}",
+        "mode": "adjust",
+        "quantity": "{{ item.quantity }}",
+    }
     big = paths["paths"]["branches"][0]
-    assert big["conditions"] == [{"field": "trigger.total_price", "operator": "greater_than",
-                                  "value": "50"}]
+    assert big["conditions"] == [
+        {"field": "trigger.total_price", "operator": "greater_than", "value": "50"}
+    ]
     assert big["steps"][0]["on_error"] == "fallback"
-    assert big["steps"][0]["fallback"][0]["fields"]["note"] == \
-        "Not tagged: {{ error.message }}"
+    assert big["steps"][0]["fallback"][0]["fields"]["note"] == "Not tagged: {{ error.message }}"
     assert paths["paths"]["otherwise"][0]["fields"]["note"] == "Small order"
     assert delay["delay"] == {"until": "{{ trigger.created_at }}"}
 
@@ -187,9 +193,14 @@ def run_it(recipe, connection, sandbox) -> Run:
     client = CartlyClient(connection.access_token)
     variants = [v["id"] for p in iter_pages(client.list_products) for v in p["variants"]][:3]
     order = next(o for o in iter_pages(client.list_orders) if o["id"] == placed)
-    order = {**order, "total_price": "120.00",
-             "line_items": [{"variant_id": v, "quantity": n + 1, "title": f"Mug {n + 1}"}
-                            for n, v in enumerate(variants)]}
+    order = {
+        **order,
+        "total_price": "120.00",
+        "line_items": [
+            {"variant_id": v, "quantity": n + 1, "title": f"Mug {n + 1}"}
+            for n, v in enumerate(variants)
+        ],
+    }
     run = start_run(recipe, connection, order, event_id=f"evt_TREE{secrets.token_hex(4)}")
     wait_for(lambda: finished_runs(recipe), "the run to finish")
     run.refresh_from_db()
@@ -203,13 +214,29 @@ def test_a_merchant_tests_one_step(page: Page, engine_url, connection, sandbox):
     email = f"step-{secrets.token_hex(3)}@example.com"
     customer = client.create_customer({"email": email, "first_name": "Stepa"})
     code = f"TRY-{secrets.token_hex(3).upper()}"
-    recipe = create_recipe(connection.owner, connection, {
-        "format": "cartly-automations/recipe@2", "name": "Try steps",
-        "trigger": "cartly.order_created", "steps": [
-            {"key": "buyer", "operation": "cartly.find_customer", "fields": {"email": email}},
-            {"key": "each", "loop": {"over": "trigger.line_items"}, "steps": [
-                {"key": "code", "operation": "cartly.create_discount",
-                 "fields": {"code": code + "-{{ item.sku }}", "value": "5"}}]}]})
+    recipe = create_recipe(
+        connection.owner,
+        connection,
+        {
+            "format": "cartly-automations/recipe@2",
+            "name": "Try steps",
+            "trigger": "cartly.order_created",
+            "steps": [
+                {"key": "buyer", "operation": "cartly.find_customer", "fields": {"email": email}},
+                {
+                    "key": "each",
+                    "loop": {"over": "trigger.line_items"},
+                    "steps": [
+                        {
+                            "key": "code",
+                            "operation": "cartly.create_discount",
+                            "fields": {"code": code + "-{{ item.sku }}", "value": "5"},
+                        }
+                    ],
+                },
+            ],
+        },
+    )
     log_in_to_engine(page, engine_url, connection.owner.username, OWNER_PASSWORD)
     page.goto(f"{engine_url}/recipes/{recipe.pk}/edit/")
     expect(page.locator("#builder-editor")).to_be_visible()
@@ -273,7 +300,12 @@ def test_a_merchant_builds_an_http_step_with_typed_fields(page: Page, engine_url
     expect(page.get_by_role("status").first).to_contain_text("(version 1)")
     step = document_of(page)["steps"][0]
     assert step["fields"] == {
-        "method": "PUT", "url": "https://warehouse.example/orders/{{ trigger.id }}",
-        "headers": "X-Shop: demo", "body_type": "json", "body": '{"number": {{ trigger.number }}}',
-        "sign": "true", "timeout_seconds": "20"}
+        "method": "PUT",
+        "url": "https://warehouse.example/orders/{{ trigger.id }}",
+        "headers": "X-Shop: demo",
+        "body_type": "json",
+        "body": '{"number": {{ trigger.number }}}',
+        "sign": "true",
+        "timeout_seconds": "20",
+    }
     assert step["on_error"] == "continue"

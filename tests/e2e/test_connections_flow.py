@@ -28,15 +28,23 @@ OWNER_PASSWORD = "shopowner-pass-123"  # tests.automations.conftest's `owner`
 
 def recipe_doc(name: str) -> dict:
     return {
-        "format": "cartly-automations/recipe@1", "name": name, "trigger": "cartly.order_created",
+        "format": "cartly-automations/recipe@1",
+        "name": name,
+        "trigger": "cartly.order_created",
         "mode": "instant",
-        "steps": [{"key": "discount", "operation": "cartly.create_discount",
-                   "fields": {"code": "THANKS-{{ trigger.number }}", "value": "10"}}],
+        "steps": [
+            {
+                "key": "discount",
+                "operation": "cartly.create_discount",
+                "fields": {"code": "THANKS-{{ trigger.number }}", "value": "10"},
+            }
+        ],
     }
 
 
 def test_disconnect_and_reconnect_give_back_exactly_the_recipes_it_stopped(
-        page: Page, engine_url, sandbox, owner, connection):
+    page: Page, engine_url, sandbox, owner, connection
+):
     running = create_recipe(owner, connection, recipe_doc("Thank buyers"))
     enable_recipe(running)
     idle = create_recipe(owner, connection, recipe_doc("Kept off"))
@@ -50,7 +58,8 @@ def test_disconnect_and_reconnect_give_back_exactly_the_recipes_it_stopped(
     check_both_widths(page, "the disconnect page")
     page.locator("#confirm-disconnect").click()
     expect(page.get_by_role("status").first).to_contain_text(
-        "Switched off 1 recipe; reconnect the shop to get them back in one click.")
+        "Switched off 1 recipe; reconnect the shop to get them back in one click."
+    )
     running.refresh_from_db()
     assert (running.enabled, running.off_by_disconnect) == (False, True)
 
@@ -59,7 +68,8 @@ def test_disconnect_and_reconnect_give_back_exactly_the_recipes_it_stopped(
     page.locator(f"#toggle-{running.pk}").click()
     expect(page.locator(".messages li.error")).to_have_text(
         "“Thank buyers” was not turned on. Its shop is disconnected: reconnect the shop "
-        "first (Connections).")
+        "first (Connections)."
+    )
     expect(page.locator(f"#toggle-{running.pk}")).to_have_attribute("aria-checked", "false")
 
     page.goto(f"{engine_url}/connections/{connection.pk}/")
@@ -79,6 +89,7 @@ def test_disconnect_and_reconnect_give_back_exactly_the_recipes_it_stopped(
     assert (running.enabled, running.paused_reason, running.off_by_disconnect) == (True, "", False)
     assert not idle.enabled
     assert Connection.objects.get(pk=connection.pk).is_active
-    assert Subscription.objects.filter(connection=connection, event_type="order.created",
-                                       status=Subscription.Status.ACTIVE).exists()
+    assert Subscription.objects.filter(
+        connection=connection, event_type="order.created", status=Subscription.Status.ACTIVE
+    ).exists()
     assert Recipe.objects.filter(off_by_disconnect=True).count() == 0

@@ -31,11 +31,20 @@ PASSWORD = "merchant-pass-123"
 @pytest.fixture
 def history(merchant, shop, recipe) -> dict:
     """A shop with a failed run, a filtered one, two versions and a recipe in the trash."""
-    failed = make_run(recipe, order(1001, email="ana@example.com"), Run.Status.FAILED,
-                      reason="Step 2 (discount): Cartly refused the discount.")
+    failed = make_run(
+        recipe,
+        order(1001, email="ana@example.com"),
+        Run.Status.FAILED,
+        reason="Step 2 (discount): Cartly refused the discount.",
+    )
     add_failed_steps(failed)
-    filtered = make_run(recipe, order(1002), Run.Status.FILTERED,
-                        timezone.now() - timedelta(days=2), "total price 4.00 is not above 5")
+    filtered = make_run(
+        recipe,
+        order(1002),
+        Run.Status.FILTERED,
+        timezone.now() - timedelta(days=2),
+        "total price 4.00 is not above 5",
+    )
     Run.objects.filter(pk=filtered.pk).update(started_at=None)  # stopped before any worker
     doc = recipe_to_document(recipe)
     doc["steps"][1]["fields"]["value"] = "15"
@@ -44,8 +53,9 @@ def history(merchant, shop, recipe) -> dict:
     return {"failed": failed, "filtered": filtered}
 
 
-def test_every_page_fits_a_desk_and_a_phone(page: Page, live_server, merchant, shop, recipe,
-                                            history):
+def test_every_page_fits_a_desk_and_a_phone(
+    page: Page, live_server, merchant, shop, recipe, history
+):
     base = live_server.url
     for url in ("/login/", "/signup/"):
         page.goto(base + url)
@@ -53,11 +63,23 @@ def test_every_page_fits_a_desk_and_a_phone(page: Page, live_server, merchant, s
     log_in_as(page, base, merchant, PASSWORD)
     pk, conn = recipe.pk, shop.pk
     pages = [
-        "/", "/recipes/", "/recipes/new/", f"/recipes/{pk}/edit/", f"/recipes/{pk}/test/",
-        f"/recipes/{pk}/versions/", f"/recipes/{pk}/delete/", "/recipes/import/",
-        "/recipes/trash/", "/runs/", "/runs/?status=failed", f"/runs/{history['failed'].pk}/",
-        f"/runs/{history['filtered'].pk}/", "/connections/", f"/connections/{conn}/",
-        f"/connections/{conn}/disconnect/", "/profile/",
+        "/",
+        "/recipes/",
+        "/recipes/new/",
+        f"/recipes/{pk}/edit/",
+        f"/recipes/{pk}/test/",
+        f"/recipes/{pk}/versions/",
+        f"/recipes/{pk}/delete/",
+        "/recipes/import/",
+        "/recipes/trash/",
+        "/runs/",
+        "/runs/?status=failed",
+        f"/runs/{history['failed'].pk}/",
+        f"/runs/{history['filtered'].pk}/",
+        "/connections/",
+        f"/connections/{conn}/",
+        f"/connections/{conn}/disconnect/",
+        "/profile/",
     ]
     for url in pages:
         response = page.goto(base + url)
@@ -71,8 +93,9 @@ def test_every_page_fits_a_desk_and_a_phone(page: Page, live_server, merchant, s
     assert page.evaluate("document.querySelector('link[rel=icon]').href").endswith("favicon.svg")
 
 
-def test_times_are_in_the_merchants_zone_in_one_format(page: Page, live_server, merchant,
-                                                       recipe, history):
+def test_times_are_in_the_merchants_zone_in_one_format(
+    page: Page, live_server, merchant, recipe, history
+):
     failed = history["failed"]
     log_in_as(page, live_server.url, merchant, PASSWORD)
     page.locator("#profile-link").click()
@@ -84,7 +107,8 @@ def test_times_are_in_the_merchants_zone_in_one_format(page: Page, live_server, 
     tokyo = failed.created_at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
     expect(page.locator("#run-created time")).to_have_text(f"{tokyo:%Y-%m-%d %H:%M:%S} JST")
     expect(page.locator("#run-created time")).to_have_attribute(
-        "datetime", failed.created_at.isoformat())
+        "datetime", failed.created_at.isoformat()
+    )
     page.goto(f"{live_server.url}/runs/")
     expect(page.locator(f"#run-{failed.pk} time")).to_have_text(f"{tokyo:%Y-%m-%d %H:%M:%S} JST")
     page.goto(f"{live_server.url}/recipes/{recipe.pk}/versions/")
@@ -101,7 +125,8 @@ def test_a_filtered_runs_times_tell_one_story(page: Page, live_server, merchant,
     expect(page.locator("#run-finished")).not_to_have_text("not yet")
     expect(page.locator("#run-duration")).to_have_text("0 ms")
     expect(page.locator("#run-failure-reason")).to_have_text(
-        "Stopped by a filter: total price 4.00 is not above 5")
+        "Stopped by a filter: total price 4.00 is not above 5"
+    )
 
 
 def test_data_is_json_never_python(page: Page, live_server, merchant, recipe, history):
@@ -119,8 +144,9 @@ def test_data_is_json_never_python(page: Page, live_server, merchant, recipe, hi
         assert "{'" not in text and "': " not in text and "None" not in text
 
 
-def test_the_switch_says_what_it_does_and_messages_say_it_once(page: Page, live_server,
-                                                               merchant, shop):
+def test_the_switch_says_what_it_does_and_messages_say_it_once(
+    page: Page, live_server, merchant, shop
+):
     doc = json.loads(EXAMPLE.read_text()) | {"name": "Poll for orders", "mode": "polling"}
     polling = create_recipe(merchant, shop, doc)  # polling: no REST Hook to register
     log_in_as(page, live_server.url, merchant, PASSWORD)
@@ -131,7 +157,8 @@ def test_the_switch_says_what_it_does_and_messages_say_it_once(page: Page, live_
     expect(page.locator(f"#recipe-{polling.pk} .switch-hint")).to_have_text("turn on")
     switch.click()
     expect(page.get_by_role("status").first).to_have_text(
-        "“Poll for orders” is on and checks the shop by polling.")
+        "“Poll for orders” is on and checks the shop by polling."
+    )
     expect(page.locator(f"#toggle-{polling.pk} .switch-text")).to_have_text("On")
     expect(page.locator(f"#recipe-{polling.pk} .switch-hint")).to_have_text("turn off")
     page.locator(f"#toggle-{polling.pk}").click()

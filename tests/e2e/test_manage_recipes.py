@@ -34,8 +34,9 @@ def download(page: Page, selector: str) -> dict:
     return json.loads(open(info.value.path(), encoding="utf-8").read())
 
 
-def test_duplicate_export_and_import_a_recipe(page: Page, live_server, merchant, shop, recipe,
-                                              tmp_path):
+def test_duplicate_export_and_import_a_recipe(
+    page: Page, live_server, merchant, shop, recipe, tmp_path
+):
     log_in_as(page, live_server.url, merchant, PASSWORD)
     page.goto(f"{live_server.url}/recipes/{recipe.pk}/edit/")
     page.locator("#duplicate-recipe").click()
@@ -49,8 +50,10 @@ def test_duplicate_export_and_import_a_recipe(page: Page, live_server, merchant,
     page.goto(f"{live_server.url}/recipes/")
     everything = download(page, "#export-all")
     assert everything["format"] == EXPORT_FORMAT
-    assert sorted(d["name"] for d in everything["recipes"]) == ["Copy of Thank buyers",
-                                                                 "Thank buyers"]
+    assert sorted(d["name"] for d in everything["recipes"]) == [
+        "Copy of Thank buyers",
+        "Thank buyers",
+    ]
 
     exported["name"] = "Imported thanks"
     good = tmp_path / "one.json"
@@ -87,9 +90,11 @@ def test_compare_versions_and_restore_one(page: Page, live_server, merchant, sho
     page.locator("#recipe-versions").click()
     diff = page.locator("#version-diff .diff")  # each changed line says so to screen readers
     expect(diff.locator(".removed")).to_have_text(
-        ["Removed: −Name: Thank buyers", "Removed: −    Value: 10"])
+        ["Removed: −Name: Thank buyers", "Removed: −    Value: 10"]
+    )
     expect(diff.locator(".added")).to_have_text(
-        ["Added: +Name: Thank buyers well", "Added: +    Value: 15"])
+        ["Added: +Name: Thank buyers well", "Added: +    Value: 15"]
+    )
     expect(page.locator("#diff-summary")).to_contain_text("4 lines changed")
     check_both_widths(page, "the version history")
 
@@ -102,10 +107,15 @@ def test_compare_versions_and_restore_one(page: Page, live_server, merchant, sho
     expect(page.locator("#f-steps-1-fields-value")).to_have_value("10")
 
 
-def test_delete_moves_to_the_trash_keeps_runs_and_restores(page: Page, live_server, merchant,
-                                                           shop, recipe):
-    run = make_run(recipe, order(1001, email="ana@example.com"), Run.Status.FAILED,
-                   reason="Step 2 (discount): Cartly refused the discount.")
+def test_delete_moves_to_the_trash_keeps_runs_and_restores(
+    page: Page, live_server, merchant, shop, recipe
+):
+    run = make_run(
+        recipe,
+        order(1001, email="ana@example.com"),
+        Run.Status.FAILED,
+        reason="Step 2 (discount): Cartly refused the discount.",
+    )
     add_failed_steps(run)
     log_in_as(page, live_server.url, merchant, PASSWORD)
     page.goto(f"{live_server.url}/recipes/{recipe.pk}/edit/")

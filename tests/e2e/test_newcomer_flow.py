@@ -99,7 +99,8 @@ def build_recipe(page: Page, shop_name: str) -> int:
     email = page.locator("#f-steps-0-fields-email")
     expect(email.locator(".pill")).to_contain_text("Order › Email")
     expect(page.locator("output#f-steps-0-fields-email-preview")).to_have_text(
-        f"Preview: {SAMPLE_EMAIL}")
+        f"Preview: {SAMPLE_EMAIL}"
+    )
     assert document_of(page)["steps"][0]["fields"]["email"] == "{{ trigger.email }}"
 
     add_step(page, "cartly.create_discount", 1)
@@ -113,7 +114,8 @@ def build_recipe(page: Page, shop_name: str) -> int:
     page.locator("#f-steps-1-fields-usage_limit").fill("1")
 
     expect(page.locator("output#f-steps-1-fields-code-preview")).to_have_text(
-        f"Preview: THANKS-{SAMPLE_NUMBER}")
+        f"Preview: THANKS-{SAMPLE_NUMBER}"
+    )
     expect(page.locator("output#f-steps-1-fields-value-preview")).to_have_text("Preview: 10")
     fields = document_of(page)["steps"][1]["fields"]
     assert (fields["code"], fields["value"]) == ("THANKS-{{ trigger.number }}", "10")
@@ -135,7 +137,8 @@ def switch_on(page: Page, pk: int) -> None:
     expect(state).to_have_text("Active")
     # Said once: the message names the new state without repeating the badge.
     expect(page.get_by_role("status").first).to_have_text(
-        "“Thank new buyers” is on and runs instantly.")
+        "“Thank new buyers” is on and runs instantly."
+    )
 
 
 def place_order(shop: Page, sandbox, buyer: str) -> str:
@@ -155,8 +158,7 @@ def run_row(page: Page, status: str):
     return page.locator(f"tr.run-row[data-status='{status}']")
 
 
-def test_a_newcomer_connects_builds_and_sees_a_run(page: Page, engine_url, sandbox,
-                                                   celery_worker):
+def test_a_newcomer_connects_builds_and_sees_a_run(page: Page, engine_url, sandbox, celery_worker):
     sign_up(page, engine_url)
     shop_name = connect_shop(page, engine_url, sandbox)
     pk = build_recipe(page, shop_name)
@@ -205,10 +207,14 @@ def test_a_newcomer_connects_builds_and_sees_a_run(page: Page, engine_url, sandb
     page.locator("#replay-confirm").check()
     page.locator("#replay-button").click()
     expect(page.get_by_role("status").first).to_contain_text("this is the new run")
-    expect(page.locator("#link-original")).to_have_attribute("href", re.compile(
-        re.escape(run_url.removeprefix(engine_url)) + "$"))
-    reload_until(page, lambda: page.locator("#run-status.succeeded, #run-status.failed").count(),
-                 "the replay to finish")
+    expect(page.locator("#link-original")).to_have_attribute(
+        "href", re.compile(re.escape(run_url.removeprefix(engine_url)) + "$")
+    )
+    reload_until(
+        page,
+        lambda: page.locator("#run-status.succeeded, #run-status.failed").count(),
+        "the replay to finish",
+    )
     # A replay does every action again under fresh idempotency keys, so Cartly refuses the
     # same one-time code a second time, and the page says so.
     expect(page.locator("#run-status")).to_have_text("Failed")
@@ -219,7 +225,8 @@ def test_a_newcomer_connects_builds_and_sees_a_run(page: Page, engine_url, sandb
     expect(page.locator("tr.run-row")).to_have_count(2)
     page.goto(run_url)
     expect(page.locator("#run-replays a.link-replay")).to_have_attribute(
-        "href", replay_url.removeprefix(engine_url))
+        "href", replay_url.removeprefix(engine_url)
+    )
 
 
 def taken_code_recipe(owner, connection, page: Page, sandbox) -> tuple:
@@ -233,27 +240,41 @@ def taken_code_recipe(owner, connection, page: Page, sandbox) -> tuple:
     page.get_by_label("Value:", exact=True).fill("15")
     page.get_by_role("button", name="Create discount").click()
     expect(page.locator("table")).to_contain_text(code)
-    step = {"key": "discount", "operation": "cartly.create_discount",
-            "fields": {"code": code, "kind": "percentage", "value": "10"}}
+    step = {
+        "key": "discount",
+        "operation": "cartly.create_discount",
+        "fields": {"code": code, "kind": "percentage", "value": "10"},
+    }
     recipe = create_recipe(owner, connection, one_step_document("cartly.order_created", step))
     return recipe, ["code", "already taken"]
 
 
 def missing_value_recipe(owner, connection, page: Page, sandbox) -> tuple:
     """A recipe whose code reads the buyer's first name, on an order that has no customer."""
-    step = {"key": "discount", "operation": "cartly.create_discount",
-            "fields": {"code": "HI-{{ trigger.customer.first_name }}", "value": "10"}}
+    step = {
+        "key": "discount",
+        "operation": "cartly.create_discount",
+        "fields": {"code": "HI-{{ trigger.customer.first_name }}", "value": "10"},
+    }
     recipe = create_recipe(owner, connection, one_step_document("cartly.order_created", step))
     return recipe, ["Code", "customer"]
 
 
-@pytest.mark.parametrize("make_recipe", [taken_code_recipe, missing_value_recipe],
-                         ids=["code already taken", "missing value"])
-def test_failure_is_shown_in_plain_words(page: Page, live_server, sandbox, owner, connection,
-                                         celery_worker, make_recipe):
+@pytest.mark.parametrize(
+    "make_recipe",
+    [taken_code_recipe, missing_value_recipe],
+    ids=["code already taken", "missing value"],
+)
+def test_failure_is_shown_in_plain_words(
+    page: Page, live_server, sandbox, owner, connection, celery_worker, make_recipe
+):
     recipe, words = make_recipe(owner, connection, page, sandbox)
-    order = {"id": f"ord_E2E{secrets.token_hex(6).upper()}", "number": 4242,
-             "email": "plain@example.com", "total_price": "12.00"}
+    order = {
+        "id": f"ord_E2E{secrets.token_hex(6).upper()}",
+        "number": 4242,
+        "email": "plain@example.com",
+        "total_price": "12.00",
+    }
     run = start_run(recipe, connection, order)
     wait_for(lambda: finished_runs(recipe), "the run to finish")
     run.refresh_from_db()

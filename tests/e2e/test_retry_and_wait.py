@@ -30,8 +30,12 @@ HOUR_LONG_RETRIES = [3600.0, 3600.0, 3600.0, 3600.0]
 
 
 def an_order(number: int) -> dict:
-    return {"id": f"ord_E2E{secrets.token_hex(6).upper()}", "number": number,
-            "email": f"buyer-{number}@example.com", "total_price": "12.00"}
+    return {
+        "id": f"ord_E2E{secrets.token_hex(6).upper()}",
+        "number": number,
+        "email": f"buyer-{number}@example.com",
+        "total_price": "12.00",
+    }
 
 
 def status_is(page: Page, status: str):
@@ -70,7 +74,8 @@ def test_a_merchant_fixes_the_recipe_and_retries_with_the_current_version(
     expect(page.locator("label", has=page.locator("#retry-current"))).to_contain_text("v2")
     page.locator("#retry-button").click()
     expect(page.get_by_role("status").first).to_have_text(
-        "Retrying from step 1 (discount) with version 2 of the recipe.")
+        "Retrying from step 1 (discount) with version 2 of the recipe."
+    )
     reload_until(page, status_is(page, "succeeded"), "the retried run to succeed")
     expect(page.locator("#step-0 .step-input")).to_contain_text("FIXED-4242")
     attempts = page.locator("#step-0-attempts")
@@ -91,14 +96,23 @@ def test_a_waiting_run_is_retried_now_and_a_delayed_one_canceled(
     page: Page, engine_url, owner, connection, sandbox, celery_worker, settings
 ):
     settings.ENGINE_RETRY_SCHEDULE = HOUR_LONG_RETRIES
-    recipe = recipe_of(connection, "cartly.order_created", {
-        "key": "buyer", "operation": "cartly.find_customer",
-        "fields": {"email": "{{ trigger.email }}"}, "if_not_found": "continue"})
+    recipe = recipe_of(
+        connection,
+        "cartly.order_created",
+        {
+            "key": "buyer",
+            "operation": "cartly.find_customer",
+            "fields": {"email": "{{ trigger.email }}"},
+            "if_not_found": "continue",
+        },
+    )
     sandbox.set_faults(fault_error_rate=1.0)  # Cartly answers 500 to every call
     try:
         run = start_run(recipe, connection, an_order(5151))
-        wait_for(lambda: Run.objects.filter(pk=run.pk, status="waiting").exists(),
-                 "the run to wait for a retry")
+        wait_for(
+            lambda: Run.objects.filter(pk=run.pk, status="waiting").exists(),
+            "the run to wait for a retry",
+        )
     finally:
         sandbox.reset_faults()
     log_in_to_engine(page, engine_url, owner.username, OWNER_PASSWORD)
@@ -117,8 +131,11 @@ def test_a_waiting_run_is_retried_now_and_a_delayed_one_canceled(
     page.locator("#step-0-attempts > summary").click()
     expect(page.locator("#step-0-attempts .attempt")).to_contain_text("HTTP 500")
 
-    delayed = recipe_of(connection, "cartly.order_created",
-                        {"key": "later", "delay": {"for": {"amount": 1, "unit": "hours"}}})
+    delayed = recipe_of(
+        connection,
+        "cartly.order_created",
+        {"key": "later", "delay": {"for": {"amount": 1, "unit": "hours"}}},
+    )
     parked = start_run(delayed, connection, an_order(5152))
     page.goto(f"{engine_url}/runs/{parked.pk}/")
     expect(page.locator("#run-wait-title")).to_contain_text("Waiting until")

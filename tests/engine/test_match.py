@@ -47,9 +47,16 @@ def test_it_uses_the_dispatch_index_when_most_recipes_start_from_the_same_event(
     turned_on(make_recipe(owner, shop, "Wanted"))
     others = [make_shop(owner, shop_id=f"shop_other_{i}") for i in range(OTHER_SHOPS)]
     Recipe.objects.bulk_create(
-        Recipe(owner=owner, connection=other, name=f"Other {i}", trigger="cartly.order_created",
-               event_type="order.created", enabled=True)
-        for other in others for i in range(RECIPES_PER_OTHER_SHOP)
+        Recipe(
+            owner=owner,
+            connection=other,
+            name=f"Other {i}",
+            trigger="cartly.order_created",
+            event_type="order.created",
+            enabled=True,
+        )
+        for other in others
+        for i in range(RECIPES_PER_OTHER_SHOP)
     )
     sql, params = matching_query({(shop.pk, "order.created")}).query.sql_with_params()
     with connection.cursor() as cursor:

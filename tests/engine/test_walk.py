@@ -7,13 +7,22 @@ from automations.engine.walk import Row
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 ORDER = {
-    "id": "ord_1", "number": 1001, "total_price": "120.00", "email": "ada@example.com",
-    "line_items": [{"variant_id": "var_A", "quantity": 1}, {"variant_id": "var_B", "quantity": 2},
-                   {"variant_id": "var_C", "quantity": 3}],
+    "id": "ord_1",
+    "number": 1001,
+    "total_price": "120.00",
+    "email": "ada@example.com",
+    "line_items": [
+        {"variant_id": "var_A", "quantity": 1},
+        {"variant_id": "var_B", "quantity": 2},
+        {"variant_id": "var_C", "quantity": 3},
+    ],
 }
 BASE = {"trigger": ORDER, "event": {"id": "evt_1", "type": "order.fulfilled"}, "now": NOW}
-ADJUST = {"key": "adjust", "operation": "cartly.adjust_inventory",
-          "fields": {"variant_id": "{{ item.variant_id }}", "quantity": "-{{ item.quantity }}"}}
+ADJUST = {
+    "key": "adjust",
+    "operation": "cartly.adjust_inventory",
+    "fields": {"variant_id": "{{ item.variant_id }}", "quantity": "-{{ item.quantity }}"},
+}
 LOOP = {"key": "each_item", "loop": {"over": "trigger.line_items"}, "steps": [ADJUST]}
 
 
@@ -37,8 +46,12 @@ def test_a_finished_run_succeeds():
 
 
 def test_the_recipe_filter_stops_a_run_before_any_row():
-    spec = {"match": "all", "conditions": [
-        {"field": "trigger.total_price", "operator": "greater_than", "value": "500"}]}
+    spec = {
+        "match": "all",
+        "conditions": [
+            {"field": "trigger.total_price", "operator": "greater_than", "value": "500"}
+        ],
+    }
     result = plan([LOOP], recipe_filter=spec)
     assert (result.state, result.status, result.new_rows) == (walk.DONE, walk.FILTERED, [])
 
@@ -48,8 +61,10 @@ def test_a_loop_runs_its_steps_once_per_item_each_at_its_own_address():
     assert first.where == "0.i0.0"
     loop_row = next(r for r in first.new_rows if r["kind"] == "loop")
     assert [item["variant_id"] for item in loop_row["items"]] == ["var_A", "var_B", "var_C"]
-    rows = [Row("0", "running", "each_item", {"count": 3}, loop_row["items"]),
-            done("0.i0.0", "adjust")]
+    rows = [
+        Row("0", "running", "each_item", {"count": 3}, loop_row["items"]),
+        done("0.i0.0", "adjust"),
+    ]
     assert plan([LOOP], rows).where == "0.i1.0"
     rows += [done("0.i1.0", "adjust"), done("0.i2.0", "adjust")]
     last = plan([LOOP], rows)
@@ -58,8 +73,10 @@ def test_a_loop_runs_its_steps_once_per_item_each_at_its_own_address():
 
 
 def test_a_loop_item_and_index_are_in_the_context():
-    rows = [Row("0", "running", "each_item", {"count": 3}, ORDER["line_items"]),
-            done("0.i0.0", "adjust", {"available": 4})]
+    rows = [
+        Row("0", "running", "each_item", {"count": 3}, ORDER["line_items"]),
+        done("0.i0.0", "adjust", {"available": 4}),
+    ]
     context = plan([LOOP], rows, target="0.i1.0").context
     assert context["item"]["variant_id"] == "var_B"
     assert (context["loop"]["index"], context["loop"]["index0"]) == (2, 1)
@@ -79,14 +96,30 @@ def test_a_loop_is_capped(settings):
     assert loop_row["output"]["skipped"] == 1
 
 
-PATHS = {"key": "route", "paths": {"run": "first", "branches": [
-    {"label": "Big", "match": "all", "steps": [
-        {"key": "vip", "operation": "cartly.update_customer", "fields": {}}],
-     "conditions": [{"field": "trigger.total_price", "operator": "greater_than", "value": "100"}]},
-    {"label": "Small", "match": "all", "steps": [
-        {"key": "note", "operation": "cartly.update_order", "fields": {}}],
-     "conditions": [{"field": "trigger.total_price", "operator": "less_or_equal", "value": "100"}]},
-]}}
+PATHS = {
+    "key": "route",
+    "paths": {
+        "run": "first",
+        "branches": [
+            {
+                "label": "Big",
+                "match": "all",
+                "steps": [{"key": "vip", "operation": "cartly.update_customer", "fields": {}}],
+                "conditions": [
+                    {"field": "trigger.total_price", "operator": "greater_than", "value": "100"}
+                ],
+            },
+            {
+                "label": "Small",
+                "match": "all",
+                "steps": [{"key": "note", "operation": "cartly.update_order", "fields": {}}],
+                "conditions": [
+                    {"field": "trigger.total_price", "operator": "less_or_equal", "value": "100"}
+                ],
+            },
+        ],
+    },
+}
 
 
 def test_paths_take_the_first_branch_that_matches_and_say_why_others_did_not():
@@ -98,8 +131,16 @@ def test_paths_take_the_first_branch_that_matches_and_say_why_others_did_not():
 
 
 def test_paths_run_every_match_when_asked_and_otherwise_when_none_matches():
-    every = {**PATHS, "paths": {**PATHS["paths"], "run": "all", "otherwise": [
-        {"key": "fallback_note", "operation": "cartly.update_order", "fields": {}}]}}
+    every = {
+        **PATHS,
+        "paths": {
+            **PATHS["paths"],
+            "run": "all",
+            "otherwise": [
+                {"key": "fallback_note", "operation": "cartly.update_order", "fields": {}}
+            ],
+        },
+    }
     cheap = {**BASE, "trigger": {**ORDER, "total_price": "0"}}
     result = walk.plan([every], {}, cheap, NOW)
     decision = next(r for r in result.new_rows if r["kind"] == "paths")["output"]
@@ -110,8 +151,13 @@ def test_paths_run_every_match_when_asked_and_otherwise_when_none_matches():
 
 
 def test_a_filter_in_a_loop_skips_that_item_only():
-    only_b = {"key": "only_b", "filter": {"match": "all", "conditions": [
-        {"field": "item.variant_id", "operator": "equals", "value": "var_B"}]}}
+    only_b = {
+        "key": "only_b",
+        "filter": {
+            "match": "all",
+            "conditions": [{"field": "item.variant_id", "operator": "equals", "value": "var_B"}],
+        },
+    }
     loop = {**LOOP, "steps": [only_b, ADJUST]}
     rows = [Row("0", "running", "each_item", {"count": 3}, ORDER["line_items"])]
     result = walk.plan([loop], {r.where: r for r in rows}, BASE, NOW)
@@ -143,8 +189,13 @@ def test_a_failed_step_that_goes_on_leaves_its_error_to_later_steps():
 
 
 def test_a_failed_step_with_fallback_runs_its_fallback_with_the_error():
-    steps = [{**ADJUST, "on_error": "fallback", "fallback": [
-        {"key": "tell", "operation": "cartly.update_order", "fields": {}}]}]
+    steps = [
+        {
+            **ADJUST,
+            "on_error": "fallback",
+            "fallback": [{"key": "tell", "operation": "cartly.update_order", "fields": {}}],
+        }
+    ]
     rows = [Row("0", "failed", "adjust", None, error="Out of stock")]
     result = plan(steps, rows)
     assert result.where == "0.e.0"

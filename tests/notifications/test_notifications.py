@@ -71,7 +71,11 @@ def test_it_emails_the_owner_when_a_run_fails(recipe, mailoutbox):
     assert ACCESS_TOKEN not in mail.body and REFRESH_TOKEN not in mail.body
     note = Notification.objects.get()
     assert (note.kind, note.recipe, note.run, note.recipient) == (
-        "run_failed", recipe, run, "merchant@shop.test")
+        "run_failed",
+        recipe,
+        run,
+        "merchant@shop.test",
+    )
 
 
 def test_it_emails_once_an_hour_per_recipe(merchant, shop, recipe, mailoutbox):
@@ -84,8 +88,9 @@ def test_it_emails_once_an_hour_per_recipe(merchant, shop, recipe, mailoutbox):
     fail(other, 1003)
     assert len(mailoutbox) == 2  # another recipe has its own hour
 
-    Notification.objects.update(sent_at=Notification.objects.get(recipe=recipe).sent_at
-                                - timedelta(hours=1, minutes=1))
+    Notification.objects.update(
+        sent_at=Notification.objects.get(recipe=recipe).sent_at - timedelta(hours=1, minutes=1)
+    )
     fail(recipe, 1004)
     assert len(mailoutbox) == 3  # an hour later, the recipe's next failure is news again
 

@@ -47,10 +47,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         var = Path(settings.VAR_DIR)
-        demo = ensure_login(DEMO_USERNAME, "demo@example.com", var / "demo-login.json",
-                            admin=False)
-        admin = ensure_login(ADMIN_USERNAME, "admin@example.com", var / "admin-login.json",
-                             admin=True)
+        demo = ensure_login(DEMO_USERNAME, "demo@example.com", var / "demo-login.json", admin=False)
+        admin = ensure_login(
+            ADMIN_USERNAME, "admin@example.com", var / "admin-login.json", admin=True
+        )
         base = settings.PUBLIC_BASE_URL
-        self.stdout.write(f"  Engine: {base}/  log in as {DEMO_USERNAME} / {demo}\n"
-                          f"  Admin:  {base}/admin/  log in as {ADMIN_USERNAME} / {admin}\n")
+        self.stdout.write(
+            f"  Engine: {base}/  log in as {DEMO_USERNAME} / {demo}\n"
+            f"  Admin:  {base}/admin/  log in as {ADMIN_USERNAME} / {admin}\n"
+        )

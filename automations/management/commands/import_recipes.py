@@ -33,8 +33,10 @@ def pick_connection(user, wanted: str | None) -> Connection:
     connections = Connection.objects.filter(owner=user)
     if wanted:
         by_id = connections.filter(pk=int(wanted)) if wanted.isdigit() else connections.none()
-        found = list(by_id) or list(connections.filter(shop_domain=wanted)) or list(
-            connections.filter(shop_id=wanted)
+        found = (
+            list(by_id)
+            or list(connections.filter(shop_domain=wanted))
+            or list(connections.filter(shop_id=wanted))
         )
         if not found:
             raise CommandError(f"{user} has no connection {wanted!r}")
@@ -45,8 +47,9 @@ def pick_connection(user, wanted: str | None) -> Connection:
     if not active:
         raise CommandError(f"{user} has no active connection: connect a shop first")
     domains = ", ".join(c.shop_domain for c in active)
-    raise CommandError(f"{user} has {len(active)} active connections ({domains}); "
-                       "choose one with --connection")
+    raise CommandError(
+        f"{user} has {len(active)} active connections ({domains}); choose one with --connection"
+    )
 
 
 class Command(BaseCommand):

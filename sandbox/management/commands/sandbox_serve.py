@@ -49,11 +49,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "addrport", nargs="?", default=f"{DEFAULT_ADDR}:{DEFAULT_PORT}",
+            "addrport",
+            nargs="?",
+            default=f"{DEFAULT_ADDR}:{DEFAULT_PORT}",
             help=f"where to listen (default {DEFAULT_ADDR}:{DEFAULT_PORT}; port 0: any free)",
         )
         parser.add_argument(
-            "--no-worker", action="store_true",
+            "--no-worker",
+            action="store_true",
             help="serve only: send no deliveries and abandon no carts",
         )
 
