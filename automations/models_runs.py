@@ -155,6 +155,16 @@ class StepRun(models.Model):
         return self.address or str(self.position)
 
     @property
+    def shown_duration_ms(self) -> int | None:
+        """What the run page shows: a call's own duration, or how long a group of steps (a
+        loop, paths) took from its start to its end. A delay's wait is shown as its time."""
+        if self.duration_ms is not None:
+            return self.duration_ms
+        if self.kind in (self.Kind.LOOP, self.Kind.PATHS) and self.started_at and self.finished_at:
+            return max(int((self.finished_at - self.started_at).total_seconds() * 1000), 0)
+        return None
+
+    @property
     def idempotency_key(self) -> str:
         # Derived from (run, step, loop index): an automatic retry replays at Cartly instead of
         # repeating. The installation's prefix keeps two databases (staging, a restored

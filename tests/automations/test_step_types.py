@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.core import mail
+from django.test import Client
 
 from automations.documents import create_recipe
 from automations.engine.replay import cancel_run
@@ -97,6 +98,14 @@ def test_a_loop_adjusts_each_line_item_once(connection, celery_worker):
     assert len({row.idempotency_key for row in rows}) == 3  # one key per item
     loop = StepRun.objects.get(run=run, key="each_item")
     assert loop.status == "succeeded" and loop.output["count"] == 3
+    # The run page gives the loop the time from its start to its last item's end.
+    assert loop.shown_duration_ms == int(
+        (loop.finished_at - loop.started_at).total_seconds() * 1000
+    )
+    merchant = Client()
+    merchant.force_login(connection.owner)
+    page = merchant.get(f"/runs/{run.pk}/").content.decode()
+    assert f"<dd>{loop.shown_duration_ms} ms</dd>" in page
 
 
 def test_paths_take_the_branch_each_order_should_take(connection, celery_worker):
