@@ -41,8 +41,12 @@ def change_key(event_type: str, data: Mapping[str, Any]) -> str | None:
     A KeyError names a field the trigger's key needs and `data` lacks.
     """
     trigger = trigger_for(event_type)
-    if trigger is None:
-        return None
+    return None if trigger is None else trigger_key(trigger, data)
+
+
+def trigger_key(trigger: Trigger, data: Mapping[str, Any]) -> str:
+    """`trigger`'s key for `data`: KeyError for a field it lacks, ChangeKeyTooLong past the
+    column's size. The receiver, which has found the trigger already, calls this directly."""
     key = DEDUPE_KEY_SEPARATOR.join(trigger.dedupe_key(data))
     if len(key) > MAX_DEDUPE_KEY_LENGTH:
         raise ChangeKeyTooLong(f"the change key is longer than {MAX_DEDUPE_KEY_LENGTH} characters")

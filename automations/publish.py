@@ -14,8 +14,6 @@ from config.celery import app
 
 log = logging.getLogger(__name__)
 
-START_RUN = "automations.start_run"
-
 
 def publish(task_name: str, *args, countdown: float | None = None) -> bool:
     """Send one task by name now; False (and a log line) if the broker would not take it."""

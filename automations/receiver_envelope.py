@@ -15,7 +15,12 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from automations.dedupe import DEDUPE_KEY_SEPARATOR, MAX_DEDUPE_KEY_LENGTH, trigger_for
+from automations.dedupe import (
+    MAX_DEDUPE_KEY_LENGTH,
+    ChangeKeyTooLong,
+    trigger_for,
+    trigger_key,
+)
 from connectors.base import Trigger
 
 # The Event columns the envelope fills, by their max_length in automations/models.py.
@@ -49,14 +54,13 @@ class Envelope:
         if self.trigger is None or self.event_type != subscribed_event_type:
             return None
         try:
-            key = DEDUPE_KEY_SEPARATOR.join(self.trigger.dedupe_key(self.data))
+            return trigger_key(self.trigger, self.data)
         except KeyError as exc:
             raise BadDelivery(f"The delivery lacks `data.{exc.args[0]}`.") from None
-        if len(key) > MAX_DEDUPE_KEY_LENGTH:
+        except ChangeKeyTooLong:
             raise BadDelivery(
                 f"`data` gives a change key longer than {MAX_DEDUPE_KEY_LENGTH} characters."
-            )
-        return key
+            ) from None
 
 
 def _valid_text(value: Any) -> str | None:

@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from automations.models import RejectedDelivery
+from automations.receiver_envelope import MAX_EVENT_ID_LENGTH, MAX_EVENT_TYPE_LENGTH
 from automations.receiver_targets import HookTarget
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,8 @@ def _described(body: bytes) -> dict[str, str]:
     if not isinstance(document, dict):
         return {}
     claimed = {
-        "cartly_event_id": (document.get("id"), 64),
-        "event_type": (document.get("event"), 40),
+        "cartly_event_id": (document.get("id"), MAX_EVENT_ID_LENGTH),
+        "event_type": (document.get("event"), MAX_EVENT_TYPE_LENGTH),
     }
     return {name: value[:size] for name, (value, size) in claimed.items() if isinstance(value, str)}
 

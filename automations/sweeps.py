@@ -85,7 +85,7 @@ def _unstick(run_id: int, now: datetime) -> bool:
     infos = load_runs([run_id])
     rows = load_rows([run_id])
     info = infos[run_id]
-    plan = walk.plan(_steps(info), rows.get(run_id, {}), info.base_context(now), now)
+    plan = walk.plan(info.steps(), rows.get(run_id, {}), info.base_context(now), now)
     stalled = plan.state == walk.EXECUTE and plan.where in rows.get(run_id, {})
     if stalled and Run.objects.filter(pk=run_id, attempts__gt=MAX_NUDGES).exists():
         _give_up(info, rows[run_id][plan.where], now)
@@ -96,12 +96,6 @@ def _unstick(run_id: int, now: datetime) -> bool:
     if stalled:
         log.info("run %s: sent step %s again", run_id, plan.where)
     return bool(done.published or done.finished or plan.new_rows)
-
-
-def _steps(info) -> list[dict]:
-    from automations.engine.versions import version_document
-
-    return version_document(info.recipe_id, info.version)["steps"]
 
 
 def _give_up(info, row: walk.Row, now: datetime) -> None:

@@ -102,8 +102,3 @@ def _count_failures(shop_key: str, failures: int, error: str, now: datetime) -> 
             circuit.update(
                 probes=count + 1, probe_at=now + timedelta(seconds=_open_seconds(count + 1))
             )
-
-
-def is_open(shop_key: str) -> ShopCircuit | None:
-    """The shop's open circuit, for pages that say "waiting for Cartly since …"."""
-    return ShopCircuit.objects.filter(shop_key=shop_key, state=ShopCircuit.State.OPEN).first()

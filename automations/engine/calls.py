@@ -28,6 +28,7 @@ from connectors.base import Action, Search
 from connectors.cartly.client import CartlyClient, shared_session
 from connectors.contract import check_result
 from connectors.errors import AuthExpired
+from connectors.http.request import DEFAULT_TIMEOUT_SECONDS as HTTP_DEFAULT_TIMEOUT_SECONDS
 from connectors.models import Connection
 
 _pool_lock = threading.Lock()
@@ -40,8 +41,6 @@ BUDGET_SPREAD_SECONDS = 1.0
 # the whole batch would be cut off unrecorded and run again after its lease. The calls that
 # cannot start in time are handed back to the next task instead (steps.py).
 RECORD_MARGIN_SECONDS = 5.0
-# The HTTP step's own timeout when the step leaves it empty (connectors/http/request.py).
-HTTP_DEFAULT_TIMEOUT_SECONDS = 10.0
 
 
 class NotStarted(Exception):
@@ -229,13 +228,14 @@ def run_jobs(
     """Give every job an outcome, but for calls that could not end by `deadline` (left
     without one); returns the shops whose open circuit a call just closed."""
     waiting = [job for job in jobs if job.outcome is None]
+    # HTTP steps never take the Cartly path (circuits, shop budgets), even one not started
+    # in time: it stays without an outcome and is handed back.
     http = [job for job in waiting if job.operation.app == "http"]
     if http:
         _run_http(http, connections, now, deadline)
     by_connection: dict[int, list[Job]] = defaultdict(list)
     for job in waiting:
-        # An HTTP step not started in time stays without an outcome too; it is handed back.
-        if job.outcome is None and job.operation.app != "http":
+        if job.operation.app != "http":
             by_connection[job.connection_id].append(job)
     shops = {ratelimit.shop_key(connections[cid].shop_id) for cid in by_connection}
     gates, troubled = circuit.gates(shops, now)

@@ -18,7 +18,9 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from automations.engine.advance import lost_after
 from automations.models import StepRun
+from automations.models_runs import elapsed_ms
 
 TABLE = StepRun._meta.db_table
 CLAIMED = (
@@ -152,7 +154,7 @@ RECORDED = (
 
 def _recorded(row: Claimed, outcome, started_at: datetime, now: datetime) -> list[Any]:
     finished = outcome.status != "waiting"
-    duration = max(int((now - started_at).total_seconds() * 1000), 0)
+    duration = elapsed_ms(started_at, now)
     return [
         row.id,
         row.attempts,
@@ -211,7 +213,7 @@ def release(row: Claimed, now: datetime) -> bool:
             f"pickups = pickups - 1, next_attempt_at = %s "
             f"WHERE id = %s AND status = 'running' AND attempts = %s",
             [
-                _at(now + timedelta(seconds=settings.ENGINE_STEP_LOST_AFTER_SECONDS)),
+                _at(lost_after(now)),
                 row.id,
                 row.attempts,
             ],

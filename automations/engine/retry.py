@@ -24,11 +24,6 @@ def schedule() -> list[float]:
     return [float(s) for s in settings.ENGINE_RETRY_SCHEDULE]
 
 
-def max_attempts() -> int:
-    """Attempts of one step (the first and every retry) before its run fails."""
-    return len(schedule()) + 1
-
-
 def delay_after(attempt: int, retry_after: float | None = None) -> float | None:
     """Seconds before the next attempt after failed attempt number `attempt` (from 1); None
     when the schedule is spent."""

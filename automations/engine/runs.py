@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from automations.engine import walk
+from automations.engine.versions import version_document
 from automations.models import Run, StepRun
 
 RUN_FIELDS = (
@@ -59,6 +60,10 @@ class RunInfo:
     connection_id: int = 0
     started_at: datetime | None = None
     render_seconds: float = 0.0
+
+    def steps(self) -> list[dict]:
+        """The step tree of the recipe version this run follows (cached per version)."""
+        return version_document(self.recipe_id, self.version)["steps"]
 
     def base_context(self, now: datetime) -> dict[str, Any]:
         """`trigger`, `event` and `now`: what every template and condition of the run sees."""
@@ -136,9 +141,6 @@ def finish_run(run: Run, status: str, reason: str = "") -> None:
     from automations.engine.advance import finish_runs
 
     now = timezone.now()
-    with transaction.atomic():
-        StepRun.objects.filter(run=run, status=StepRun.Status.PENDING).update(
-            status=StepRun.Status.SKIPPED, next_attempt_at=None
-        )
+    with transaction.atomic():  # finish_runs skips the steps not reached
         finish_runs([(load_runs([run.pk])[run.pk], status, reason)], now)
     run.status, run.failure_reason, run.finished_at = status, reason, now

@@ -14,16 +14,15 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from automations.engine import advance, calls, claims, outcomes, render_batch, walk
 from automations.engine.runs import RunInfo, load_rows, load_runs
 from automations.engine.tree import step_at
-from automations.engine.versions import version_document
 from automations.models import StepAttempt, StepRun
-from automations.publish import publish_batches
+from automations.models_runs import elapsed_ms
+from automations.publish import publish_batches_on_commit
 from connectors import registry
 from connectors.convert import ConversionError, convert_inputs
 from connectors.models import Connection
@@ -50,7 +49,7 @@ def _contexts(rows: list[claims.Claimed], infos: dict[int, RunInfo], now: dateti
         info = infos[row.run_id]
         base = info.base_context(now)
         if row.id in later:
-            steps = version_document(info.recipe_id, info.version)["steps"]
+            steps = info.steps()
             found[row.id] = walk.plan(
                 steps, earlier.get(row.run_id, {}), base, now, target=row.where
             ).context
@@ -68,7 +67,7 @@ def _jobs(rows, infos, now) -> list[calls.Job]:
         [
             (
                 row.id,
-                step_at(_steps(infos[row.run_id]), row.where).get("fields", {}),
+                step_at(infos[row.run_id].steps(), row.where).get("fields", {}),
                 contexts[row.id],
                 operations[row.id],
                 row.run_id,
@@ -80,7 +79,7 @@ def _jobs(rows, infos, now) -> list[calls.Job]:
     jobs, stored = [], []
     for row in rows:
         info, operation = infos[row.run_id], operations[row.id]
-        step = step_at(_steps(info), row.where)
+        step = step_at(info.steps(), row.where)
         job = calls.Job(
             row.id,
             info.connection_id,
@@ -103,10 +102,6 @@ def _jobs(rows, infos, now) -> list[calls.Job]:
         jobs.append(job)
     claims.store_inputs(stored)
     return jobs
-
-
-def _steps(info: RunInfo) -> list[dict]:
-    return version_document(info.recipe_id, info.version)["steps"]
 
 
 def _convert(job: calls.Job, row: claims.Claimed, operation, now: datetime) -> calls.Job:
@@ -144,7 +139,7 @@ def _hand_back(rows: list[claims.Claimed], now: datetime) -> None:
     released = [row.id for row in rows if claims.release(row, now)]
     if released:
         operation = rows[0].operation  # one task's rows share their operation
-        transaction.on_commit(lambda: publish_batches({operation: released}), robust=True)
+        publish_batches_on_commit({operation: released})
 
 
 def _claim_and_prepare(ids: list[int], now: datetime):
@@ -208,7 +203,7 @@ def _attempt(row, outcome, info: RunInfo, started, now) -> StepAttempt:
         status_code=outcome.status_code,
         started_at=started,
         finished_at=now,
-        duration_ms=max(int((now - started).total_seconds() * 1000), 0),
+        duration_ms=elapsed_ms(started, now),
     )
 
 
@@ -219,8 +214,3 @@ def wake_shops(shop_ids: set[str], now: datetime) -> int:
         wait_kind__in=(StepRun.WaitKind.CIRCUIT, StepRun.WaitKind.RETRY),
         run__recipe__connection__shop_id__in=shop_ids,
     ).update(next_attempt_at=now)
-
-
-def stale_running_before() -> datetime:
-    """Kept for callers that ask when a running step counts as abandoned."""
-    return timezone.now() - timedelta(seconds=settings.ENGINE_STEP_LEASE_SECONDS)

@@ -152,12 +152,12 @@ class _Walker:
         row = Row(
             where,
             status,
-            step["key"],
-            fields.get("output"),
-            fields.get("items"),
-            fields.get("error", ""),
-            laid_out.id if laid_out else None,
-            step.get("operation", ""),
+            key=step["key"],
+            output=fields.get("output"),
+            items=fields.get("items"),
+            error=fields.get("error", ""),
+            id=laid_out.id if laid_out else None,
+            operation=step.get("operation", ""),
         )
         self.rows[where] = row
         return row
