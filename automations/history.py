@@ -12,6 +12,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from automations.models import Recipe, Run
+from automations.models_runs import elapsed_ms
 
 # Days the dashboard's chart covers: two weeks show a weekly rhythm twice.
 CHART_DAYS = 14
@@ -112,7 +113,7 @@ class RunTimes:
     def duration_ms(self) -> int | None:
         if self.started is None or self.finished is None:
             return None
-        return max(int((self.finished - self.started).total_seconds() * 1000), 0)
+        return elapsed_ms(self.started, self.finished)
 
 
 def run_times(run: Run) -> RunTimes:

@@ -7,10 +7,17 @@ the loop at position 2; see automations/engine/addresses.py). Rows are made when
 reached, so a loop of 40 items has 40 iterations' rows and a path only the branch it took.
 """
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+
+def elapsed_ms(start: datetime, end: datetime) -> int:
+    """Whole milliseconds from `start` to `end`, never negative (clocks of two processes)."""
+    return max(int((end - start).total_seconds() * 1000), 0)
 
 
 class Run(models.Model):
@@ -68,7 +75,7 @@ class Run(models.Model):
     @property
     def duration_ms(self) -> int | None:
         if self.started_at and self.finished_at:
-            return int((self.finished_at - self.started_at).total_seconds() * 1000)
+            return elapsed_ms(self.started_at, self.finished_at)
         return None
 
 
@@ -161,7 +168,7 @@ class StepRun(models.Model):
         if self.duration_ms is not None:
             return self.duration_ms
         if self.kind in (self.Kind.LOOP, self.Kind.PATHS) and self.started_at and self.finished_at:
-            return max(int((self.finished_at - self.started_at).total_seconds() * 1000), 0)
+            return elapsed_ms(self.started_at, self.finished_at)
         return None
 
     @property

@@ -6,8 +6,8 @@ from typing import Any, Literal
 from ninja import Schema
 
 from automations.documents import document_for_version
-from automations.engine.tree import sort_key
 from automations.models import Recipe, Run, StepRun
+from automations.run_page import ordered_rows
 
 
 class ErrorOut(Schema):
@@ -153,8 +153,7 @@ class RunDetailOut(RunOut):
 
     @staticmethod
     def resolve_step_runs(obj: Run) -> list:
-        rows = obj.step_runs.prefetch_related("past_attempts")
-        return sorted(rows, key=lambda row: sort_key(row.where))
+        return ordered_rows(obj)
 
 
 class RunPage(Schema):

@@ -73,7 +73,9 @@ def read_submission(data, owner, recipe: Recipe | None) -> Submission:
         doc["turn_off_after_failures"] = _turn_off_after(data["turn_off_after_failures"])
     connection = recipe.connection if recipe is not None else None
     if recipe is None:
-        connection = active_connections(owner).filter(pk=_int(data.get("connection"))).first()
+        connection = (
+            active_connections(owner).filter(pk=int_or_none(data.get("connection"))).first()
+        )
         if connection is None:
             problems.append(Problem("connection", "Choose one of your connected shops."))
     return Submission(doc, connection, problems)
@@ -87,7 +89,7 @@ def _turn_off_after(text: str) -> int | str | None:
     return int(text) if text.isdigit() else text
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):

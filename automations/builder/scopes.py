@@ -11,14 +11,13 @@ matches. The draft need not be valid: anything broken is skipped, never raised.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import timezone
 
 from automations.builder import picker, pills
-from automations.engine import conditions, flow, render
+from automations.engine import flow, render
 from connectors.base import Search
 
 SAMPLE_EVENT_ID = "evt_SAMPLE"
@@ -305,11 +304,3 @@ def walk_draft(doc: Any, trigger_data: dict | None = None) -> Draft:
         pills.label_tree(trigger, 1, operation.noun, operation.noun, declared, walker.labels)
     walker.sequence(doc.get("steps"), "steps", "", Scope({}, {}, {}, sources))
     return walker.draft
-
-
-def places(doc: Any) -> Iterator[Place]:
-    yield from walk_draft(doc).places
-
-
-def resolves(context: dict, path: str) -> bool:
-    return conditions.resolve(context, path) is not conditions.MISSING

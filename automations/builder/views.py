@@ -137,16 +137,9 @@ def _test_connection(request: HttpRequest, body: dict):
     shops = drafts.active_connections(request.user)
     recipe_id = body.get("recipe")
     if recipe_id is not None:
-        recipe = Recipe.objects.filter(pk=_number(recipe_id), owner=request.user).first()
+        recipe = Recipe.objects.filter(pk=drafts.int_or_none(recipe_id), owner=request.user).first()
         return shops.filter(pk=recipe.connection_id).first() if recipe else None
-    return shops.filter(pk=_number(body.get("connection"))).first()
-
-
-def _number(value: object) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return shops.filter(pk=drafts.int_or_none(body.get("connection"))).first()
 
 
 @login_required
