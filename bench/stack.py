@@ -203,8 +203,7 @@ class Stack:
                 "bench.stub_cartly",
                 "--port",
                 str(self.stub_port),
-                "--token",
-                self.stub_token,
+                f"--token={self.stub_token}",  # a token may begin with "-"
                 "--max-seconds",
                 str(STUB_MAX_SECONDS),
             ],
