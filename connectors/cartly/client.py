@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 
 from connectors import errors
 from connectors.cartly import constants as c
+from connectors.cartly.pooled import PooledSession
 
 JSON = dict[str, Any]
 USER_AGENT = "cartly-automations/0.1 (+requests)"
@@ -34,23 +35,25 @@ USER_AGENT = "cartly-automations/0.1 (+requests)"
 # reuses its TCP/TLS connections (DESIGN.md, "Speed"). Keyed by pid because a socket inherited
 # across fork() would be shared by two processes.
 _session_lock = threading.Lock()
-_session: tuple[int, requests.Session] | None = None
+_session: tuple[int, requests.Session | PooledSession] | None = None
 
 
-def shared_session() -> requests.Session:
-    """The process-wide pooled session, created on first use in each process."""
+def shared_session() -> requests.Session | PooledSession:
+    """The process-wide pooled session, created on first use in each process: urllib3's pool
+    (pooled.py), or a requests session when a proxy is configured (it honours no_proxy)."""
     global _session
     with _session_lock:
         if _session is None or _session[0] != os.getpid():
-            session = requests.Session()
-            # Without proxies in the environment there is nothing for requests to look up on
-            # every call (it reads the environment and netrc each time): a worker's hot path.
-            session.trust_env = bool(urllib.request.getproxies()) or any(
-                os.environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC")
-            )
-            adapter = HTTPAdapter(pool_connections=c.POOL_CONNECTIONS, pool_maxsize=c.POOL_MAXSIZE)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
+            session: requests.Session | PooledSession
+            if urllib.request.getproxies():
+                session = requests.Session()
+                adapter = HTTPAdapter(
+                    pool_connections=c.POOL_CONNECTIONS, pool_maxsize=c.POOL_MAXSIZE
+                )
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+            else:
+                session = PooledSession(c.POOL_MAXSIZE, c.POOL_CONNECTIONS)
             _session = (os.getpid(), session)
         return _session[1]
 

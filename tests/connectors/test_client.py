@@ -343,3 +343,34 @@ def proxy_page(recorded: list) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_address_without_a_scheme_is_a_permanent_error(token):
+    client = CartlyClient(token, base_url="cartly.example/apps")
+
+    with pytest.raises(errors.Permanent, match="is not valid"):
+        client.me()
+
+
+def test_the_pooled_session_sends_the_bearer_token_and_accept_headers(token, proxy_page, recorded):
+    client = CartlyClient(token, base_url=proxy_page)
+
+    with pytest.raises(errors.Transient):
+        client.list_customers(email="buyer@example.com")
+
+    assert recorded[-1]["Authorization"] == f"Bearer {token}"
+    assert recorded[-1]["Accept"] == "application/json"
+
+
+def test_a_configured_proxy_keeps_a_requests_session_for_no_proxy(monkeypatch):
+    from connectors.cartly import client as module
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setattr(module, "_session", None)
+    assert isinstance(module.shared_session(), requests.Session)
+    monkeypatch.setattr(module, "_session", None)
+    monkeypatch.delenv("HTTPS_PROXY")
+    monkeypatch.delenv("https_proxy", raising=False)
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    monkeypatch.delenv("http_proxy", raising=False)
+    assert isinstance(module.shared_session(), module.PooledSession)
