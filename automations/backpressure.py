@@ -7,8 +7,9 @@ behind all the others. Holding the answer a little, after the durable commit (no
 stake then), slows such a sender to the engine's own pace: the backlog stays short and each
 run follows its delivery within a fraction of a second instead of minutes.
 
-The hold is proportional to the engine's lag past a target (the age of the oldest event not
-yet dispatched, and of the oldest step sent to a worker but not yet started) and bounded far
+The hold follows the engine's lag (the age of the oldest event not yet dispatched, and of the
+oldest step sent to a worker but not yet started): it grows while the lag is over a target and
+shrinks while it is under (next_hold), so the lag settles at the target, and it is bounded far
 below Cartly's 5-second delivery timeout. A lag past ENGINE_BACKPRESSURE_GIVE_UP_SECONDS means
 the engine is stopped or far behind: holding would not let it catch up, and every held answer
 keeps a server thread busy, so queued deliveries would creep toward that timeout; then nothing
@@ -34,7 +35,9 @@ from automations.models import Event, StepRun
 log = logging.getLogger(__name__)
 
 # How often one process looks at the engine's lag; between looks it keeps its last answer.
-REFRESH_SECONDS = 0.1
+REFRESH_SECONDS = 0.05
+# A process that has not looked for this long (no deliveries) starts again from no hold.
+FORGET_AFTER_SECONDS = 1.0
 
 _lock = threading.Lock()
 _last = {"at": float("-inf"), "hold": 0.0}
@@ -61,27 +64,36 @@ def lag_seconds(now: datetime | None = None) -> float:
     return max([0.0, *ages])
 
 
-def hold_for(lag: float) -> float:
-    """Seconds an answer waits for a given lag: none under the target, then proportional,
-    and none again once the engine is too far behind for a hold to help."""
+def next_hold(hold: float, lag: float, seconds: float) -> float:
+    """The hold after `seconds` more at `lag`: it moves by the gain × the lag past the target
+    (down while the engine is under it), within [0, the maximum]; zero once the engine is too
+    far behind for a hold to help, or when backpressure is off.
+
+    Integral, not proportional: a proportional hold needs a standing lag to exist at all, so
+    at full load it settled where the lag was target + hold ÷ gain (≈ 0.15 s), and every run
+    waited that long. Summing the error instead settles where the lag *is* the target, with
+    whatever hold the load takes to get there."""
     most = settings.ENGINE_BACKPRESSURE_MAX_SECONDS
-    over = lag - settings.ENGINE_BACKPRESSURE_TARGET_SECONDS
-    if most <= 0 or over <= 0 or lag > settings.ENGINE_BACKPRESSURE_GIVE_UP_SECONDS:
+    if most <= 0 or lag > settings.ENGINE_BACKPRESSURE_GIVE_UP_SECONDS:
         return 0.0
-    return min(most, over * settings.ENGINE_BACKPRESSURE_GAIN)
+    error = lag - settings.ENGINE_BACKPRESSURE_TARGET_SECONDS
+    return min(most, max(0.0, hold + settings.ENGINE_BACKPRESSURE_GAIN * error * seconds))
 
 
 def hold_seconds() -> float:
-    """This process's current hold, looked up again when the last look is too old."""
+    """This process's current hold, moved on when the last look is too old."""
     if settings.ENGINE_BACKPRESSURE_MAX_SECONDS <= 0:
         return 0.0
     moment = time.monotonic()
     if moment - _last["at"] < REFRESH_SECONDS:
         return _last["hold"]
     with _lock:
-        if moment - _last["at"] >= REFRESH_SECONDS:
+        since = moment - _last["at"]
+        if since >= REFRESH_SECONDS:
+            # After a quiet spell the old hold says nothing about the engine now: start over.
+            held = _last["hold"] if since < FORGET_AFTER_SECONDS else 0.0
             try:
-                hold = hold_for(lag_seconds())
+                hold = next_hold(held, lag_seconds(), min(since, FORGET_AFTER_SECONDS))
             except DatabaseError as exc:  # the delivery is stored: answer it, just don't brake
                 log.warning("backpressure: engine lag not readable: %s", type(exc).__name__)
                 hold = 0.0

@@ -316,12 +316,13 @@ ENGINE_STEP_LEASE_SECONDS = env_int("ENGINE_STEP_LEASE_SECONDS", CELERY_TASK_TIM
 ENGINE_CLOCK_IN_WORKER = env_bool("ENGINE_CLOCK_IN_WORKER", True)
 ENGINE_CLOCK_IDLE_SECONDS = env_float("ENGINE_CLOCK_IDLE_SECONDS", 0.05)
 ENGINE_CLOCK_STEPS_SECONDS = env_float("ENGINE_CLOCK_STEPS_SECONDS", 1.0)
-# Backpressure (automations/backpressure.py): while the engine lags behind by more than the
-# target, a stored delivery's answer waits (gain × the excess, at most the maximum; 0 = off);
-# past the give-up lag the engine is stopped or far behind and answers never wait.
+# Backpressure (automations/backpressure.py): a stored delivery's answer waits a hold that grows
+# by gain × (lag − target) per second while the engine lags more than the target and shrinks
+# while it lags less, at most the maximum (0 = off); past the give-up lag the engine is stopped
+# or far behind and answers never wait.
 ENGINE_BACKPRESSURE_MAX_SECONDS = env_float("ENGINE_BACKPRESSURE_MAX_SECONDS", 0.25)
-ENGINE_BACKPRESSURE_TARGET_SECONDS = env_float("ENGINE_BACKPRESSURE_TARGET_SECONDS", 0.05)
-ENGINE_BACKPRESSURE_GAIN = env_float("ENGINE_BACKPRESSURE_GAIN", 0.5)
+ENGINE_BACKPRESSURE_TARGET_SECONDS = env_float("ENGINE_BACKPRESSURE_TARGET_SECONDS", 0.03)
+ENGINE_BACKPRESSURE_GAIN = env_float("ENGINE_BACKPRESSURE_GAIN", 4.0)
 ENGINE_BACKPRESSURE_GIVE_UP_SECONDS = env_float("ENGINE_BACKPRESSURE_GIVE_UP_SECONDS", 2.0)
 # Items a "for each" step goes over unless it asks for fewer (at most 500).
 ENGINE_LOOP_MAX_ITEMS = env_int("ENGINE_LOOP_MAX_ITEMS", 100)

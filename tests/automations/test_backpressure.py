@@ -103,13 +103,33 @@ def test_steps_laid_out_for_later_or_parked_are_not_lag(shop, settings):
     assert backpressure.lag_seconds() == 0  # a parked retry: its own schedule, not a backlog
 
 
-def test_the_hold_grows_with_the_lag_past_the_target_and_stops_at_the_maximum(settings):
-    assert backpressure.hold_for(0.05) == 0
-    assert backpressure.hold_for(0.25) == pytest.approx(0.1)
-    assert backpressure.hold_for(1.5) == 0.25
-    assert backpressure.hold_for(30) == 0  # stopped or far behind: holding cannot help
+def test_the_hold_grows_while_the_lag_is_over_the_target_and_shrinks_while_under(settings):
+    settings.ENGINE_BACKPRESSURE_GAIN = 2.0
+    hold = backpressure.next_hold(0.0, 0.15, 0.1)  # 0.1 s past the target for 0.1 s
+    assert hold == pytest.approx(0.02)
+    hold = backpressure.next_hold(hold, 0.15, 0.1)
+    assert hold == pytest.approx(0.04)  # still behind: it keeps growing, no standing lag needed
+    hold = backpressure.next_hold(hold, 0.05, 0.1)
+    assert hold == pytest.approx(0.04)  # at the target: it stays where the load put it
+    hold = backpressure.next_hold(hold, 0.0, 0.1)
+    assert hold == pytest.approx(0.03)  # under the target: it lets go
+    assert backpressure.next_hold(0.01, 0.0, 1.0) == 0  # never below none
+
+
+def test_the_hold_stops_at_the_maximum_and_never_waits_for_a_stopped_engine(settings):
+    assert backpressure.next_hold(0.2, 1.5, 1.0) == 0.25
+    assert backpressure.next_hold(0.2, 30, 0.1) == 0  # stopped or far behind: holding cannot help
     settings.ENGINE_BACKPRESSURE_MAX_SECONDS = 0
-    assert backpressure.hold_for(1.5) == 0  # switched off
+    assert backpressure.next_hold(0.2, 1.5, 0.1) == 0  # switched off
+
+
+@pytest.mark.django_db
+def test_a_process_quiet_for_a_while_starts_again_from_no_hold(shop):
+    behind = waiting_event(shop, timedelta(seconds=1.5))
+    assert backpressure.hold_seconds() == 0.25
+    Event.objects.filter(pk=behind.pk).update(status=Event.Status.DISPATCHED)  # caught up
+    backpressure._last["at"] -= backpressure.FORGET_AFTER_SECONDS + 1  # a quiet second
+    assert backpressure.hold_seconds() == 0  # not 0.25 let go of slowly
 
 
 @pytest.mark.django_db
