@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 DUE_BATCH = 500
 # After a database error the clock waits, doubling up to this, instead of spinning.
 MAX_BACKOFF_SECONDS = 5.0
+# Right after a tick that found work the next look comes this soon, then twice as late after
+# each empty look, up to ENGINE_CLOCK_IDLE_SECONDS: under a steady stream an event waits a few
+# milliseconds for its dispatch instead of half the idle pause, and a quiet engine still looks
+# only every idle pause.
+BUSY_LOOK_SECONDS = 0.005
 
 
 def due_rows(now: datetime, limit: int = DUE_BATCH) -> list[dict]:
@@ -109,7 +114,7 @@ class Clock(threading.Thread):
     def run(self) -> None:
         idle = settings.ENGINE_CLOCK_IDLE_SECONDS
         steps_every = settings.ENGINE_CLOCK_STEPS_SECONDS
-        backoff, last_steps = 0.0, 0.0
+        backoff, last_steps, pause = 0.0, 0.0, idle
         try:
             while not self.stopping.is_set():
                 check_steps = time.monotonic() - last_steps >= steps_every
@@ -127,8 +132,11 @@ class Clock(threading.Thread):
                     busy = 0
                 if check_steps:
                     last_steps = time.monotonic()
-                if not busy:
-                    self.stopping.wait(idle)
+                if busy:
+                    pause = min(BUSY_LOOK_SECONDS, idle)
+                else:
+                    self.stopping.wait(pause)
+                    pause = min(pause * 2, idle)
         finally:
             close_old_connections()
             database.close()
