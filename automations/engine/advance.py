@@ -67,10 +67,13 @@ def advance_runs(
     now: datetime,
     *,
     starting: bool = False,
+    complete: bool = False,
 ) -> Advanced:
     """Walk each run on from where its rows say and write the result (inside a transaction).
 
     `starting`: the runs are new, so their recipe's own filter is checked first.
+    `complete`: `rows` are every row of these runs (just read, or none yet for new runs), so
+    statements that could change nothing are left out (the hot path's round trips).
     """
     new_rows: list[StepRun] = []
     to_publish: list[tuple[int, str]] = []  # (run id, where) of existing rows to send again
@@ -103,9 +106,22 @@ def advance_runs(
     _apply_updates(updates)
     batches = _due_steps(new_rows, to_publish, rows, now)
     publish_batches_on_commit(batches)
+    if starting and complete:  # a run made running in this transaction needs no UPDATE
+        started = {
+            info.id for info in infos if info.status == Run.Status.RUNNING and info.started_at
+        }
+        moving = [run_id for run_id in moving if run_id not in started]
     _mark_running(moving, now)
     waiting = _mark_waiting(waits)
-    finished = finish_runs(done, now)
+    pending = None
+    if complete:  # the runs with rows laid out ahead, which finishing marks skipped
+        pending = {row.run_id for row in new_rows if row.status == StepRun.Status.PENDING}
+        pending |= {
+            run_id
+            for run_id, run_rows in rows.items()
+            if any(row.status == StepRun.Status.PENDING for row in run_rows.values())
+        }
+    finished = finish_runs(done, now, pending)
     return Advanced(
         {operation_task_name(op): ids for op, ids in batches.items()}, finished, waiting
     )
@@ -166,14 +182,19 @@ def _where(values: dict) -> str:
     return values["address"] or str(values["position"])
 
 
-def finish_runs(done: list[tuple[RunInfo, str, str]], now: datetime) -> dict[int, str]:
-    """Finish runs: one UPDATE for the ones that succeeded, one per run for the others."""
+def finish_runs(
+    done: list[tuple[RunInfo, str, str]], now: datetime, pending: set[int] | None = None
+) -> dict[int, str]:
+    """Finish runs: one UPDATE for the ones that succeeded, one per run for the others.
+    `pending`: the runs known to have rows still pending (None: not known, look at all)."""
     if not done:
         return {}
     # Steps laid out ahead that the run never reached.
-    StepRun.objects.filter(
-        run_id__in=[info.id for info, _, _ in done], status=StepRun.Status.PENDING
-    ).update(status=StepRun.Status.SKIPPED, next_attempt_at=None)
+    unreached = [info.id for info, _, _ in done if pending is None or info.id in pending]
+    if unreached:
+        StepRun.objects.filter(run_id__in=unreached, status=StepRun.Status.PENDING).update(
+            status=StepRun.Status.SKIPPED, next_attempt_at=None
+        )
     succeeded = [info.id for info, status, _ in done if status == walk.SUCCEEDED]
     if succeeded:
         Run.objects.filter(pk__in=succeeded).exclude(status__in=Run.FINISHED).update(

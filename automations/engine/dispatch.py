@@ -163,7 +163,7 @@ def dispatch_batch(limit: int | None = None, event_ids: list[int] | None = None)
         if not events:
             return []
         infos = _make_runs(events, now)
-        advance_runs(infos, {}, now, starting=True)
+        advance_runs(infos, {}, now, starting=True, complete=True)
     return [info.id for info in infos]
 
 

@@ -187,7 +187,9 @@ def _record(rows, jobs, infos, started, now) -> dict[int, str]:
     StepAttempt.objects.bulk_create(attempts)
     run_ids = {row.run_id for row in recorded}
     if run_ids:
-        advance.advance_runs([infos[rid] for rid in run_ids], load_rows(run_ids), now)
+        advance.advance_runs(
+            [infos[rid] for rid in run_ids], load_rows(run_ids), now, complete=True
+        )
     return {row.id: by_id[row.id].outcome.status for row in recorded}
 
 
