@@ -23,7 +23,7 @@ subscription = hooks.subscription
 def braking(settings):
     settings.ENGINE_BACKPRESSURE_MAX_SECONDS = 0.25
     settings.ENGINE_BACKPRESSURE_TARGET_SECONDS = 0.05
-    settings.ENGINE_BACKPRESSURE_GAIN = 0.5
+    settings.ENGINE_BACKPRESSURE_GAIN = 20.0  # the full hold from the first look at 1.5 s
     settings.ENGINE_BACKPRESSURE_GIVE_UP_SECONDS = 2.0
     backpressure.forget()
     yield
@@ -104,16 +104,25 @@ def test_steps_laid_out_for_later_or_parked_are_not_lag(shop, settings):
 
 
 def test_the_hold_grows_while_the_lag_is_over_the_target_and_shrinks_while_under(settings):
-    settings.ENGINE_BACKPRESSURE_GAIN = 2.0
-    hold = backpressure.next_hold(0.0, 0.15, 0.1)  # 0.1 s past the target for 0.1 s
-    assert hold == pytest.approx(0.02)
-    hold = backpressure.next_hold(hold, 0.15, 0.1)
-    assert hold == pytest.approx(0.04)  # still behind: it keeps growing, no standing lag needed
+    settings.ENGINE_BACKPRESSURE_GAIN = 10.0
+    hold = backpressure.next_hold(0.0, 0.06, 0.1)  # 0.01 s past the target for 0.1 s
+    assert hold == pytest.approx(0.01)
+    hold = backpressure.next_hold(hold, 0.06, 0.1)
+    assert hold == pytest.approx(0.02)  # still behind: it keeps growing, no standing lag needed
     hold = backpressure.next_hold(hold, 0.05, 0.1)
-    assert hold == pytest.approx(0.04)  # at the target: it stays where the load put it
-    hold = backpressure.next_hold(hold, 0.0, 0.1)
-    assert hold == pytest.approx(0.03)  # under the target: it lets go
+    assert hold == pytest.approx(0.02)  # at the target: it stays where the load put it
+    hold = backpressure.next_hold(hold, 0.04, 0.1)
+    assert hold == pytest.approx(0.01)  # under the target: it lets go
     assert backpressure.next_hold(0.01, 0.0, 1.0) == 0  # never below none
+
+
+def test_a_burst_of_lag_counts_no_more_than_an_ordinary_look_over_the_target(settings):
+    settings.ENGINE_BACKPRESSURE_GAIN = 10.0
+    most = backpressure.COUNTED_ERROR_SECONDS
+    burst = backpressure.next_hold(0.0, 0.05 + 1.0, 0.1)
+    assert burst == pytest.approx(10.0 * most * 0.1)
+    assert burst == backpressure.next_hold(0.0, 0.05 + most, 0.1)
+    assert backpressure.next_hold(0.1, 0.0, 0.1) == pytest.approx(0.1 - 10.0 * most * 0.1)
 
 
 def test_the_hold_stops_at_the_maximum_and_never_waits_for_a_stopped_engine(settings):
@@ -124,12 +133,13 @@ def test_the_hold_stops_at_the_maximum_and_never_waits_for_a_stopped_engine(sett
 
 
 @pytest.mark.django_db
-def test_a_process_quiet_for_a_while_starts_again_from_no_hold(shop):
+def test_a_process_quiet_for_a_while_starts_again_from_no_hold(shop, settings):
     behind = waiting_event(shop, timedelta(seconds=1.5))
     assert backpressure.hold_seconds() == 0.25
     Event.objects.filter(pk=behind.pk).update(status=Event.Status.DISPATCHED)  # caught up
+    settings.ENGINE_BACKPRESSURE_GAIN = 0.5  # letting go would take seconds
     backpressure._last["at"] -= backpressure.FORGET_AFTER_SECONDS + 1  # a quiet second
-    assert backpressure.hold_seconds() == 0  # not 0.25 let go of slowly
+    assert backpressure.hold_seconds() == 0  # not 0.24, let go of slowly
 
 
 @pytest.mark.django_db
