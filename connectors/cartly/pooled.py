@@ -55,15 +55,16 @@ class Answer:
 
 
 def _ca_bundle() -> str:
-    return next((os.environ[n] for n in CA_BUNDLE_VARIABLES if os.environ.get(n)), None) or (
-        certifi.where()
-    )
+    found = [os.environ[name] for name in CA_BUNDLE_VARIABLES if os.environ.get(name)]
+    return found[0] if found else certifi.where()
 
 
 class PooledSession:
     """`request()` with the subset of requests' signature the Cartly client uses."""
 
     def __init__(self, maxsize: int, hosts: int):
+        # retries=False: a failure is raised as it happens (not wrapped in MaxRetryError), and
+        # retrying is the engine's business (its schedule, its Idempotency-Keys).
         self._pool = urllib3.PoolManager(
             num_pools=hosts, maxsize=maxsize, retries=False, ca_certs=_ca_bundle()
         )
@@ -91,7 +92,6 @@ class PooledSession:
                 headers=headers,
                 timeout=urllib3.Timeout(connect=timeout, read=timeout),
                 redirect=allow_redirects,
-                retries=False,  # failures are raised as they happen, not wrapped
             )
         except (HTTPError, OSError) as exc:
             raise _as_requests_error(exc) from exc
