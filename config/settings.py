@@ -232,6 +232,9 @@ else:
         "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
         "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),  # broadcast (purge, ping)
         "store_processed": False,
+        # kombu looks for new message files once a second by default: a one-step run would
+        # wait up to a second per hop under `make run`; ten looks a second cost next to nothing.
+        "polling_interval": 0.1,
     }
 # --- Throttles: sign-up, the test email, confirmation links (accounts/throttles.py) ---------
 # django-ratelimit counts in the cache: Redis when REDIS_URL is set, so every web process
