@@ -178,7 +178,7 @@ def explain(event) -> str:
 
     from automations.engine.match import matching_query
 
-    sql, params = matching_query({(event.connection_id, event.event_type)}).query.sql_with_params()
+    sql, params = matching_query({(event.connection_id, event.event_type)})
     with connection.cursor() as cursor:
         cursor.execute(
             "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql, params

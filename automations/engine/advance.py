@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from automations.engine import walk
+from automations.engine import sql, walk
 from automations.engine.runs import RunInfo, operation_task_name
 from automations.engine.tree import kind_of, split
 from automations.engine.versions import version_document
@@ -196,9 +196,12 @@ def finish_runs(
             status=StepRun.Status.SKIPPED, next_attempt_at=None
         )
     succeeded = [info.id for info, status, _ in done if status == walk.SUCCEEDED]
-    if succeeded:
-        Run.objects.filter(pk__in=succeeded).exclude(status__in=Run.FINISHED).update(
-            status=Run.Status.SUCCEEDED, failure_reason="", finished_at=now
+    if succeeded:  # the hot path's last statement for most runs: plain SQL (engine/sql.py)
+        sql.execute(
+            f"UPDATE {Run._meta.db_table} SET status = %s, failure_reason = '', "
+            f"finished_at = %s WHERE id IN ({sql.marks(len(succeeded))}) "
+            f"AND status IN ({sql.marks(len(Run.UNFINISHED))})",
+            [Run.Status.SUCCEEDED, sql.at(now), *succeeded, *Run.UNFINISHED],
         )
     for info, status, reason in done:
         if status != walk.SUCCEEDED:
@@ -221,9 +224,12 @@ def _count_failures(done: list[tuple[RunInfo, str, str]]) -> None:
     """Keep each recipe's failures-in-a-row count; a recipe over its limit is switched off."""
     failures = Counter(info.recipe_id for info, status, _ in done if status == walk.FAILED)
     fine = {info.recipe_id for info, status, _ in done if status == walk.SUCCEEDED}
-    if fine:
-        Recipe.objects.filter(pk__in=fine - set(failures), consecutive_failures__gt=0).update(
-            consecutive_failures=0
+    reset = list(fine - set(failures))
+    if reset:
+        sql.execute(
+            f"UPDATE {Recipe._meta.db_table} SET consecutive_failures = 0 "
+            f"WHERE id IN ({sql.marks(len(reset))}) AND consecutive_failures > 0",
+            reset,
         )
     for recipe_id, count in failures.items():
         Recipe.objects.filter(pk=recipe_id).update(
