@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from automations.engine import sql
 from automations.engine.advance import lost_after
-from automations.models import StepRun
+from automations.engine.runs import RUN_COLUMNS, RUN_JOINS, RunInfo, info_from_columns, load_runs
+from automations.models import Run, StepRun
 from automations.models_runs import elapsed_ms
 
 TABLE = StepRun._meta.db_table
@@ -69,48 +69,62 @@ class Claimed:
         ).idempotency_key
 
 
-def _at(moment: datetime | None):
-    """A time as the database backend stores it (SQLite keeps naive UTC text), so that rows
-    written here compare and match like rows the ORM wrote."""
-    return connection.ops.adapt_datetimefield_value(moment)
-
-
 def lease_until(now: datetime) -> datetime:
     return now + timedelta(seconds=settings.ENGINE_STEP_LEASE_SECONDS)
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
+def _claim_statement(count: int) -> str:
+    return (
+        f"UPDATE {TABLE} SET status = 'running', attempts = attempts + 1, "
+        f"pickups = pickups + 1, started_at = %s, next_attempt_at = %s, wait_kind = '', "
+        f"first_attempt_at = COALESCE(first_attempt_at, %s) "
+        f"WHERE id IN ({sql.marks(count)}) AND (status = 'pending' OR "
+        f"(status IN ('waiting', 'running') AND next_attempt_at <= %s)) "
+        f"RETURNING {', '.join(CLAIMED)}"
+    )
 
 
-def _moment(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
-    return timezone.make_aware(parsed, UTC) if parsed and timezone.is_naive(parsed) else parsed
+def _claim_params(ids: list[int], now: datetime) -> list:
+    return [sql.at(now), sql.at(lease_until(now)), sql.at(now), *ids, sql.at(now)]
+
+
+def _claimed(values) -> Claimed:
+    row = Claimed(*values)
+    row.rendered_input = sql.as_json(row.rendered_input)
+    row.first_attempt_at = sql.as_moment(row.first_attempt_at)
+    return row
 
 
 def claim(ids: list[int], now: datetime) -> list[Claimed]:
     """Claim the rows among `ids` that may run now, and read them, in one statement."""
     if not ids:
         return []
-    marks = ", ".join(["%s"] * len(ids))
-    sql = (
-        f"UPDATE {TABLE} SET status = 'running', attempts = attempts + 1, "
-        f"pickups = pickups + 1, started_at = %s, next_attempt_at = %s, wait_kind = '', "
-        f"first_attempt_at = COALESCE(first_attempt_at, %s) "
-        f"WHERE id IN ({marks}) AND (status = 'pending' OR "
-        f"(status IN ('waiting', 'running') AND next_attempt_at <= %s)) "
-        f"RETURNING {', '.join(CLAIMED)}"
+    return [
+        _claimed(values)
+        for values in sql.fetch(_claim_statement(len(ids)), _claim_params(ids, now))
+    ]
+
+
+def claim_with_runs(ids: list[int], now: datetime) -> tuple[list[Claimed], dict[int, RunInfo]]:
+    """Claim rows as `claim` does and read their runs too: one statement on PostgreSQL (the
+    UPDATE in a WITH, joined to the runs and events); two where WITH cannot hold an UPDATE."""
+    if not ids:
+        return [], {}
+    if connection.vendor != "postgresql":
+        rows = claim(ids, now)
+        return rows, load_runs({row.run_id for row in rows})
+    statement = (
+        f"WITH claimed AS ({_claim_statement(len(ids))}) "
+        f"SELECT {', '.join('claimed.' + name for name in CLAIMED)}, {RUN_COLUMNS} "
+        f"FROM claimed JOIN {Run._meta.db_table} r ON r.id = claimed.run_id {RUN_JOINS}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_at(now), _at(lease_until(now)), _at(now), *ids, _at(now)])
-        rows = cursor.fetchall()
-    claimed = [Claimed(*row) for row in rows]
-    for row in claimed:
-        row.rendered_input = _json(row.rendered_input)
-        row.first_attempt_at = _moment(row.first_attempt_at)
-    return claimed
+    rows, infos = [], {}
+    for values in sql.fetch(statement, _claim_params(ids, now)):
+        rows.append(_claimed(values[: len(CLAIMED)]))
+        run = values[len(CLAIMED) :]
+        if run[0] not in infos:
+            infos[run[0]] = info_from_columns(run)
+    return rows, infos
 
 
 def store_inputs(rows: list[Claimed]) -> None:
@@ -164,9 +178,9 @@ def _recorded(row: Claimed, outcome, started_at: datetime, now: datetime) -> lis
         outcome.error,
         _dumps(outcome.error_fields),
         outcome.status_code,
-        _at(now) if finished else None,
+        sql.at(now) if finished else None,
         duration,
-        _at(outcome.wait_until),
+        sql.at(outcome.wait_until),
         outcome.wait_kind,
         0 if outcome.counts else 1,
     ]
@@ -191,7 +205,7 @@ def record_all(
     sets = ", ".join(f"{name} = {_value(name, kind)}" for name, kind in RECORDED[2:-1])
     returning = f"{TABLE}.id" if connection.vendor == "postgresql" else "id"
     uncounted, row_id = _value("uncounted", "integer"), _value("id", "bigint")
-    sql = (
+    statement = (
         f"WITH v({names}) AS (VALUES {rows}) "
         f"UPDATE {TABLE} SET {sets}, attempts = {TABLE}.attempts - {uncounted}, pickups = 0 "
         f"FROM v WHERE {TABLE}.id = {row_id} AND {TABLE}.status = 'running' "
@@ -201,7 +215,7 @@ def record_all(
         value for row, outcome in outcomes for value in _recorded(row, outcome, started_at, now)
     ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(statement, params)
         return {found[0] for found in cursor.fetchall()}
 
 
@@ -213,7 +227,7 @@ def release(row: Claimed, now: datetime) -> bool:
             f"pickups = pickups - 1, next_attempt_at = %s "
             f"WHERE id = %s AND status = 'running' AND attempts = %s",
             [
-                _at(lost_after(now)),
+                sql.at(lost_after(now)),
                 row.id,
                 row.attempts,
             ],

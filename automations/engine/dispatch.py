@@ -10,17 +10,16 @@ in the same transaction. Run's unique (recipe, event) stays the last guard.
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from automations.engine import sql
 from automations.engine.advance import advance_runs
 from automations.engine.claims import relaxed_commit
 from automations.engine.match import matching_recipes
@@ -54,16 +53,6 @@ def _claim_sql(how_many_ids: int) -> str:
     )
 
 
-def _moment(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    # SQLite hands RETURNING columns back as text, or as naive datetimes.
-    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
-    return parsed
-
-
 def claim_events(limit: int, event_ids: list[int] | None = None) -> list[dict[str, Any]]:
     """Move up to `limit` received events to dispatched and read them (one statement)."""
     now = timezone.now()
@@ -72,7 +61,7 @@ def claim_events(limit: int, event_ids: list[int] | None = None) -> list[dict[st
     ids = list(event_ids or [])
     params: list[Any] = [
         Event.Status.DISPATCHED,
-        connection.ops.adapt_datetimefield_value(now),
+        sql.at(now),
         *ids,
         Event.Status.RECEIVED,
         limit,
@@ -83,21 +72,20 @@ def claim_events(limit: int, event_ids: list[int] | None = None) -> list[dict[st
     events = []
     for row in rows:
         event = dict(zip(EVENT_COLUMNS, row, strict=True))
-        payload = event["payload"]
-        event["payload"] = json.loads(payload) if isinstance(payload, str | bytes) else payload
-        event["occurred_at"] = _moment(event["occurred_at"])
-        event["received_at"] = _moment(event["received_at"])
+        event["payload"] = sql.as_json(event["payload"])
+        event["occurred_at"] = sql.as_moment(event["occurred_at"])
+        event["received_at"] = sql.as_moment(event["received_at"])
         events.append(event)
     return events
 
 
-def _info(run: Run, event: dict[str, Any]) -> RunInfo:
+def _info(run_id: int, recipe_id: int, version: int, event: dict[str, Any], now) -> RunInfo:
     moment = event["occurred_at"] or event["received_at"]
     return RunInfo(
-        id=run.pk,
-        recipe_id=run.recipe_id,
-        version=run.recipe_version,
-        status=run.status,
+        id=run_id,
+        recipe_id=recipe_id,
+        version=version,
+        status=Run.Status.RUNNING,
         payload=event["payload"],
         event={
             "id": event["cartly_event_id"],
@@ -105,44 +93,42 @@ def _info(run: Run, event: dict[str, Any]) -> RunInfo:
             "time": moment.isoformat() if moment else None,
         },
         connection_id=event["connection_id"],
-        started_at=run.started_at,
+        started_at=now,
     )
 
 
+INSERT_RUNS = (
+    f"INSERT INTO {Run._meta.db_table} (recipe_id, event_id, recipe_version, status, "
+    "failure_reason, attempts, created_at, started_at, render_seconds) VALUES {rows} "
+    "ON CONFLICT DO NOTHING RETURNING id, recipe_id, event_id"
+)
+
+
 def _make_runs(events: list[dict[str, Any]], now: datetime) -> list[RunInfo]:
+    """One INSERT for the batch's runs, made running. A (recipe, event) that already has its
+    run (Run's unique constraint) is left out, not an error: its run is someone else's."""
     recipes = matching_recipes({(e["connection_id"], e["event_type"]) for e in events})
-    runs, by_run = [], {}
+    wanted, params = {}, []
     for event in events:
         for recipe_id, version in recipes.get((event["connection_id"], event["event_type"]), ()):
-            run = Run(
-                recipe_id=recipe_id,
-                event_id=event["id"],
-                recipe_version=version,
-                status=Run.Status.RUNNING,
-                created_at=now,
-                started_at=now,
-            )
-            runs.append(run)
-            by_run[id(run)] = event
-    try:
-        with transaction.atomic():  # a savepoint: the fallback below still has the claim
-            Run.objects.bulk_create(runs)
-    except IntegrityError:
-        return _make_runs_one_by_one(events, recipes)
-    return [_info(run, by_run[id(run)]) for run in runs]
+            wanted[(recipe_id, event["id"])] = (version, event)
+            params += [recipe_id, event["id"], version, Run.Status.RUNNING, "", 0]
+            params += [sql.at(now), sql.at(now), 0.0]
+    if not wanted:
+        return []
+    rows = ", ".join(["(" + sql.marks(9) + ")"] * len(wanted))
+    made = sql.fetch(INSERT_RUNS.format(rows=rows), params)
+    infos = []
+    for run_id, recipe_id, event_id in made:
+        version, event = wanted[(recipe_id, event_id)]
+        infos.append(_info(run_id, recipe_id, version, event, now))
+    if len(made) < len(wanted):
+        infos += _left_queued(events)
+    return infos
 
 
-def _make_runs_one_by_one(events, recipes) -> list[RunInfo]:
-    """A run already exists for some (recipe, event) (a copy raced us): make the others."""
-    for event in events:
-        pairs = recipes.get((event["connection_id"], event["event_type"]), ())
-        Run.objects.bulk_create(
-            [
-                Run(recipe_id=rid, event_id=event["id"], recipe_version=version)
-                for rid, version in pairs
-            ],
-            ignore_conflicts=True,
-        )
+def _left_queued(events) -> list[RunInfo]:
+    """Runs of these events made but never started (queued, no step rows yet): start them."""
     fresh = Run.objects.filter(
         event_id__in=[e["id"] for e in events],
         replay_of=None,

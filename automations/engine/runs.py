@@ -15,12 +15,16 @@ from automations.engine import sql, walk
 from automations.engine.versions import version_document
 from automations.models import Event, Recipe, Run, StepRun
 
-RUNS_SQL = (
-    "SELECT r.id, r.recipe_id, r.recipe_version, r.status, r.started_at, c.connection_id, "
-    "r.render_seconds, e.cartly_event_id, e.event_type, e.occurred_at, e.received_at, e.payload "
-    f"FROM {Run._meta.db_table} r JOIN {Recipe._meta.db_table} c ON c.id = r.recipe_id "
-    f"JOIN {Event._meta.db_table} e ON e.id = r.event_id WHERE r.id IN "
+# A run's columns and the joins they come from (also read by the claim, claims.py).
+RUN_COLUMNS = (
+    "r.id, r.recipe_id, r.recipe_version, r.status, r.started_at, c.connection_id, "
+    "r.render_seconds, e.cartly_event_id, e.event_type, e.occurred_at, e.received_at, e.payload"
 )
+RUN_JOINS = (
+    f"JOIN {Recipe._meta.db_table} c ON c.id = r.recipe_id "
+    f"JOIN {Event._meta.db_table} e ON e.id = r.event_id"
+)
+RUNS_SQL = f"SELECT {RUN_COLUMNS} FROM {Run._meta.db_table} r {RUN_JOINS} WHERE r.id IN "
 ROWS_SQL = (
     "SELECT id, run_id, position, address, key, operation, status, output, items, error, "
     f"status_code FROM {StepRun._meta.db_table} WHERE run_id IN "
@@ -53,32 +57,35 @@ class RunInfo:
         return {"trigger": self.payload, "event": self.event, "now": now}
 
 
+def info_from_columns(row) -> RunInfo:
+    """A RunInfo from RUN_COLUMNS' values, as the driver gives them."""
+    (run_id, recipe_id, version, status, started_at, connection_id, render_seconds) = row[:7]
+    event_id, event_type, occurred_at, received_at, payload = row[7:12]
+    moment = sql.as_moment(occurred_at) or sql.as_moment(received_at)
+    return RunInfo(
+        id=run_id,
+        recipe_id=recipe_id,
+        version=version,
+        status=status,
+        payload=sql.as_json(payload),
+        event={
+            "id": event_id,
+            "type": event_type,
+            "time": moment.isoformat() if moment else None,
+        },
+        connection_id=connection_id,
+        started_at=sql.as_moment(started_at),
+        render_seconds=render_seconds,
+    )
+
+
 def load_runs(run_ids) -> dict[int, RunInfo]:
     """The runs and their events' data, in one query (plain SQL: this is the hot path)."""
     ids = list(run_ids)
     if not ids:
         return {}
-    found = {}
-    for row in sql.fetch(f"{RUNS_SQL}({sql.marks(len(ids))})", ids):
-        (run_id, recipe_id, version, status, started_at, connection_id, render_seconds) = row[:7]
-        event_id, event_type, occurred_at, received_at, payload = row[7:]
-        moment = sql.as_moment(occurred_at) or sql.as_moment(received_at)
-        found[run_id] = RunInfo(
-            id=run_id,
-            recipe_id=recipe_id,
-            version=version,
-            status=status,
-            payload=sql.as_json(payload),
-            event={
-                "id": event_id,
-                "type": event_type,
-                "time": moment.isoformat() if moment else None,
-            },
-            connection_id=connection_id,
-            started_at=sql.as_moment(started_at),
-            render_seconds=render_seconds,
-        )
-    return found
+    rows = sql.fetch(f"{RUNS_SQL}({sql.marks(len(ids))})", ids)
+    return {row[0]: info_from_columns(row) for row in rows}
 
 
 def load_rows(run_ids) -> dict[int, dict[str, walk.Row]]:
@@ -87,9 +94,19 @@ def load_rows(run_ids) -> dict[int, dict[str, walk.Row]]:
     found: dict[int, dict[str, walk.Row]] = defaultdict(dict)
     if not ids:
         return found
-    for row_id, run_id, position, address, key, operation, status, output, items, error, code in (
-        sql.fetch(f"{ROWS_SQL}({sql.marks(len(ids))})", ids)
-    ):
+    for (
+        row_id,
+        run_id,
+        position,
+        address,
+        key,
+        operation,
+        status,
+        output,
+        items,
+        error,
+        code,
+    ) in sql.fetch(f"{ROWS_SQL}({sql.marks(len(ids))})", ids):
         where = address or str(position)
         found[run_id][where] = walk.Row(
             where,

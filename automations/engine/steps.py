@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from automations.engine import advance, calls, claims, outcomes, render_batch, walk
-from automations.engine.runs import RunInfo, load_rows, load_runs
+from automations.engine.runs import RunInfo, load_rows
 from automations.engine.tree import step_at
 from automations.models import StepAttempt, StepRun
 from automations.models_runs import elapsed_ms
@@ -145,10 +145,10 @@ def _hand_back(rows: list[claims.Claimed], now: datetime) -> None:
 def _claim_and_prepare(ids: list[int], now: datetime):
     with transaction.atomic():
         claims.relaxed_commit()
-        rows = _isolate_suspects(claims.claim(ids, now), now)
+        claimed, infos = claims.claim_with_runs(ids, now)
+        rows = _isolate_suspects(claimed, now)
         if not rows:
             return [], {}, {}, []
-        infos = load_runs({row.run_id for row in rows})
         connections = Connection.objects.in_bulk({info.connection_id for info in infos.values()})
         jobs = _jobs(rows, infos, now)
     return rows, infos, connections, jobs
