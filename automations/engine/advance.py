@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from automations.engine import sql, walk
@@ -195,14 +195,7 @@ def finish_runs(
         StepRun.objects.filter(run_id__in=unreached, status=StepRun.Status.PENDING).update(
             status=StepRun.Status.SKIPPED, next_attempt_at=None
         )
-    succeeded = [info.id for info, status, _ in done if status == walk.SUCCEEDED]
-    if succeeded:  # the hot path's last statement for most runs: plain SQL (engine/sql.py)
-        sql.execute(
-            f"UPDATE {Run._meta.db_table} SET status = %s, failure_reason = '', "
-            f"finished_at = %s WHERE id IN ({sql.marks(len(succeeded))}) "
-            f"AND status IN ({sql.marks(len(Run.UNFINISHED))})",
-            [Run.Status.SUCCEEDED, sql.at(now), *succeeded, *Run.UNFINISHED],
-        )
+    _finish_succeeded(done, now)
     for info, status, reason in done:
         if status != walk.SUCCEEDED:
             Run.objects.filter(pk=info.id).exclude(status__in=Run.FINISHED).update(
@@ -220,17 +213,40 @@ def _announce_failures(run_ids: list[int]) -> None:
         run_failed.send(sender=Run, run=run)
 
 
+def _finish_succeeded(done: list[tuple[RunInfo, str, str]], now: datetime) -> None:
+    """Mark the succeeded runs so, and reset their recipes' failures-in-a-row count (unless
+    the batch also failed one of theirs): the last statement of most runs, so plain SQL, and
+    one statement on PostgreSQL (the run UPDATE in a WITH)."""
+    succeeded = [info.id for info, status, _ in done if status == walk.SUCCEEDED]
+    if not succeeded:
+        return
+    failed = {info.recipe_id for info, status, _ in done if status == walk.FAILED}
+    reset = sorted(
+        {info.recipe_id for info, status, _ in done if status == walk.SUCCEEDED} - failed
+    )
+    finish = (
+        f"UPDATE {Run._meta.db_table} SET status = %s, failure_reason = '', finished_at = %s "
+        f"WHERE id IN ({sql.marks(len(succeeded))}) "
+        f"AND status IN ({sql.marks(len(Run.UNFINISHED))})"
+    )
+    finish_params = [Run.Status.SUCCEEDED, sql.at(now), *succeeded, *Run.UNFINISHED]
+    zero = (
+        f"UPDATE {Recipe._meta.db_table} SET consecutive_failures = 0 "
+        f"WHERE id IN ({sql.marks(len(reset))}) AND consecutive_failures > 0"
+    )
+    if not reset:
+        sql.execute(finish, finish_params)
+    elif connection.vendor == "postgresql":
+        sql.execute(f"WITH finished AS ({finish} RETURNING id) {zero}", [*finish_params, *reset])
+    else:
+        sql.execute(finish, finish_params)
+        sql.execute(zero, reset)
+
+
 def _count_failures(done: list[tuple[RunInfo, str, str]]) -> None:
-    """Keep each recipe's failures-in-a-row count; a recipe over its limit is switched off."""
+    """Keep each recipe's failures-in-a-row count; a recipe over its limit is switched off.
+    (A success's reset is made with its run's finish, `_finish_succeeded`.)"""
     failures = Counter(info.recipe_id for info, status, _ in done if status == walk.FAILED)
-    fine = {info.recipe_id for info, status, _ in done if status == walk.SUCCEEDED}
-    reset = list(fine - set(failures))
-    if reset:
-        sql.execute(
-            f"UPDATE {Recipe._meta.db_table} SET consecutive_failures = 0 "
-            f"WHERE id IN ({sql.marks(len(reset))}) AND consecutive_failures > 0",
-            reset,
-        )
     for recipe_id, count in failures.items():
         Recipe.objects.filter(pk=recipe_id).update(
             consecutive_failures=F("consecutive_failures") + count

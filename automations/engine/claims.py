@@ -18,9 +18,19 @@ from django.db import connection
 
 from automations.engine import sql
 from automations.engine.advance import lost_after
-from automations.engine.runs import RUN_COLUMNS, RUN_JOINS, RunInfo, info_from_columns, load_runs
+from automations.engine.runs import (
+    ROW_COLUMNS,
+    RUN_COLUMN_COUNT,
+    RUN_COLUMNS,
+    RUN_JOINS,
+    info_from_columns,
+    load_rows,
+    load_runs,
+    rows_by_run,
+)
 from automations.models import Run, StepRun
 from automations.models_runs import elapsed_ms
+from connectors.models import Connection
 
 TABLE = StepRun._meta.db_table
 CLAIMED = (
@@ -105,26 +115,47 @@ def claim(ids: list[int], now: datetime) -> list[Claimed]:
     ]
 
 
-def claim_with_runs(ids: list[int], now: datetime) -> tuple[list[Claimed], dict[int, RunInfo]]:
-    """Claim rows as `claim` does and read their runs too: one statement on PostgreSQL (the
-    UPDATE in a WITH, joined to the runs and events); two where WITH cannot hold an UPDATE."""
+# The shop connection's columns, read with the claim (the calls need its token).
+SHOP_FIELDS = list(Connection._meta.concrete_fields)
+SHOP_COLUMNS = ", ".join(f"k.{field.column}" for field in SHOP_FIELDS)
+
+
+def _shop(values) -> Connection:
+    """A Connection from SHOP_COLUMNS' values (PostgreSQL's: only its own converters apply,
+    such as the token's decryption)."""
+    converted = [
+        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
+        for field, value in zip(SHOP_FIELDS, values, strict=True)
+    ]
+    return Connection.from_db(connection.alias, [f.attname for f in SHOP_FIELDS], converted)
+
+
+def claim_with_runs(ids: list[int], now: datetime):
+    """Claim rows as `claim` does, and read their runs and shop connections too: in one
+    statement on PostgreSQL (the UPDATE in a WITH, joined to runs, events and connections);
+    in three where WITH cannot hold an UPDATE. (rows, RunInfo by run id, Connection by id)"""
     if not ids:
-        return [], {}
+        return [], {}, {}
     if connection.vendor != "postgresql":
         rows = claim(ids, now)
-        return rows, load_runs({row.run_id for row in rows})
+        infos = load_runs({row.run_id for row in rows})
+        shop_ids = {info.connection_id for info in infos.values()}
+        return rows, infos, Connection.objects.in_bulk(shop_ids)
     statement = (
         f"WITH claimed AS ({_claim_statement(len(ids))}) "
-        f"SELECT {', '.join('claimed.' + name for name in CLAIMED)}, {RUN_COLUMNS} "
-        f"FROM claimed JOIN {Run._meta.db_table} r ON r.id = claimed.run_id {RUN_JOINS}"
+        f"SELECT {', '.join('claimed.' + name for name in CLAIMED)}, {RUN_COLUMNS}, "
+        f"{SHOP_COLUMNS} FROM claimed JOIN {Run._meta.db_table} r ON r.id = claimed.run_id "
+        f"{RUN_JOINS} JOIN {Connection._meta.db_table} k ON k.id = c.connection_id"
     )
-    rows, infos = [], {}
+    rows, infos, shops = [], {}, {}
+    run_at, shop_at = len(CLAIMED), len(CLAIMED) + RUN_COLUMN_COUNT
     for values in sql.fetch(statement, _claim_params(ids, now)):
-        rows.append(_claimed(values[: len(CLAIMED)]))
-        run = values[len(CLAIMED) :]
-        if run[0] not in infos:
-            infos[run[0]] = info_from_columns(run)
-    return rows, infos
+        rows.append(_claimed(values[:run_at]))
+        if values[run_at] not in infos:
+            infos[values[run_at]] = info_from_columns(values[run_at:shop_at])
+        if values[shop_at] not in shops:
+            shops[values[shop_at]] = _shop(values[shop_at:])
+    return rows, infos, shops
 
 
 def store_inputs(rows: list[Claimed]) -> None:
@@ -192,6 +223,23 @@ def _value(name: str, kind: str) -> str:
     return f"v.{name}"
 
 
+def _record_update(outcomes, started_at: datetime, now: datetime, returning: str):
+    """The fenced UPDATE of record_all: its VALUES (for a WITH), the UPDATE, the parameters."""
+    names = ", ".join(name for name, _ in RECORDED)
+    rows = ", ".join(["(" + sql.marks(len(RECORDED)) + ")"] * len(outcomes))
+    sets = ", ".join(f"{name} = {_value(name, kind)}" for name, kind in RECORDED[2:-1])
+    uncounted, row_id = _value("uncounted", "integer"), _value("id", "bigint")
+    update = (
+        f"UPDATE {TABLE} SET {sets}, attempts = {TABLE}.attempts - {uncounted}, pickups = 0 "
+        f"FROM v WHERE {TABLE}.id = {row_id} AND {TABLE}.status = 'running' "
+        f"AND {TABLE}.attempts = {_value('attempts', 'integer')} RETURNING {returning}"
+    )
+    params = [
+        value for row, outcome in outcomes for value in _recorded(row, outcome, started_at, now)
+    ]
+    return f"v({names}) AS (VALUES {rows})", update, params
+
+
 def record_all(
     outcomes: list[tuple[Claimed, Any]], started_at: datetime, now: datetime
 ) -> set[int]:
@@ -200,23 +248,33 @@ def record_all(
     claimed again cannot overwrite the newer attempt."""
     if not outcomes:
         return set()
-    names = ", ".join(name for name, _ in RECORDED)
-    rows = ", ".join(["(" + ", ".join(["%s"] * len(RECORDED)) + ")"] * len(outcomes))
-    sets = ", ".join(f"{name} = {_value(name, kind)}" for name, kind in RECORDED[2:-1])
     returning = f"{TABLE}.id" if connection.vendor == "postgresql" else "id"
-    uncounted, row_id = _value("uncounted", "integer"), _value("id", "bigint")
+    values, update, params = _record_update(outcomes, started_at, now, returning)
+    return {found[0] for found in sql.fetch(f"WITH {values} {update}", params)}
+
+
+def record_and_read(outcomes: list[tuple[Claimed, Any]], started_at: datetime, now: datetime):
+    """`record_all`, then every step row of the runs written, for the walk on: (ids written,
+    rows by run). One statement on PostgreSQL: the rows written come from the UPDATE's
+    RETURNING (a read in the same statement would still see them as they were), the runs'
+    other rows from the table. Two statements where a WITH cannot hold an UPDATE."""
+    if not outcomes:
+        return set(), {}
+    if connection.vendor != "postgresql":
+        written = record_all(outcomes, started_at, now)
+        return written, load_rows({row.run_id for row, _ in outcomes if row.id in written})
+    returning = ", ".join(f"{TABLE}.{name}" for name in ROW_COLUMNS)
+    values, update, params = _record_update(outcomes, started_at, now, returning)
+    columns = ", ".join(ROW_COLUMNS)
     statement = (
-        f"WITH v({names}) AS (VALUES {rows}) "
-        f"UPDATE {TABLE} SET {sets}, attempts = {TABLE}.attempts - {uncounted}, pickups = 0 "
-        f"FROM v WHERE {TABLE}.id = {row_id} AND {TABLE}.status = 'running' "
-        f"AND {TABLE}.attempts = {_value('attempts', 'integer')} RETURNING {returning}"
+        f"WITH {values}, done AS ({update}) "
+        f"SELECT {columns}, true FROM done UNION ALL "
+        f"SELECT {columns}, false FROM {TABLE} WHERE run_id IN (SELECT run_id FROM done) "
+        f"AND id NOT IN (SELECT id FROM done)"
     )
-    params = [
-        value for row, outcome in outcomes for value in _recorded(row, outcome, started_at, now)
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return {found[0] for found in cursor.fetchall()}
+    fetched = sql.fetch(statement, params)
+    written = {values[0] for values in fetched if values[-1]}
+    return written, rows_by_run(values[:-1] for values in fetched)
 
 
 def release(row: Claimed, now: datetime) -> bool:

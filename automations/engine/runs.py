@@ -20,15 +20,27 @@ RUN_COLUMNS = (
     "r.id, r.recipe_id, r.recipe_version, r.status, r.started_at, c.connection_id, "
     "r.render_seconds, e.cartly_event_id, e.event_type, e.occurred_at, e.received_at, e.payload"
 )
+RUN_COLUMN_COUNT = RUN_COLUMNS.count(",") + 1
 RUN_JOINS = (
     f"JOIN {Recipe._meta.db_table} c ON c.id = r.recipe_id "
     f"JOIN {Event._meta.db_table} e ON e.id = r.event_id"
 )
 RUNS_SQL = f"SELECT {RUN_COLUMNS} FROM {Run._meta.db_table} r {RUN_JOINS} WHERE r.id IN "
-ROWS_SQL = (
-    "SELECT id, run_id, position, address, key, operation, status, output, items, error, "
-    f"status_code FROM {StepRun._meta.db_table} WHERE run_id IN "
+# A step row's columns as the walk reads them (also returned by the record, claims.py).
+ROW_COLUMNS = (
+    "id",
+    "run_id",
+    "position",
+    "address",
+    "key",
+    "operation",
+    "status",
+    "output",
+    "items",
+    "error",
+    "status_code",
 )
+ROWS_SQL = f"SELECT {', '.join(ROW_COLUMNS)} FROM {StepRun._meta.db_table} WHERE run_id IN "
 
 
 def operation_task_name(operation: str) -> str:
@@ -88,12 +100,9 @@ def load_runs(run_ids) -> dict[int, RunInfo]:
     return {row[0]: info_from_columns(row) for row in rows}
 
 
-def load_rows(run_ids) -> dict[int, dict[str, walk.Row]]:
-    """Every step row of the runs, by run and address, in one query."""
-    ids = list(run_ids)
+def rows_by_run(fetched) -> dict[int, dict[str, walk.Row]]:
+    """Step rows from ROW_COLUMNS' values, by run and address."""
     found: dict[int, dict[str, walk.Row]] = defaultdict(dict)
-    if not ids:
-        return found
     for (
         row_id,
         run_id,
@@ -106,7 +115,7 @@ def load_rows(run_ids) -> dict[int, dict[str, walk.Row]]:
         items,
         error,
         code,
-    ) in sql.fetch(f"{ROWS_SQL}({sql.marks(len(ids))})", ids):
+    ) in fetched:
         where = address or str(position)
         found[run_id][where] = walk.Row(
             where,
@@ -120,6 +129,14 @@ def load_rows(run_ids) -> dict[int, dict[str, walk.Row]]:
             operation,
         )
     return found
+
+
+def load_rows(run_ids) -> dict[int, dict[str, walk.Row]]:
+    """Every step row of the runs, by run and address, in one query."""
+    ids = list(run_ids)
+    if not ids:
+        return defaultdict(dict)
+    return rows_by_run(sql.fetch(f"{ROWS_SQL}({sql.marks(len(ids))})", ids))
 
 
 # -- one run at a time: replays, tests, the builder (the hot path goes through advance.py) ----

@@ -25,7 +25,6 @@ from automations.models_runs import elapsed_ms
 from automations.publish import publish_batches_on_commit
 from connectors import registry
 from connectors.convert import ConversionError, convert_inputs
-from connectors.models import Connection
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +144,10 @@ def _hand_back(rows: list[claims.Claimed], now: datetime) -> None:
 def _claim_and_prepare(ids: list[int], now: datetime):
     with transaction.atomic():
         claims.relaxed_commit()
-        claimed, infos = claims.claim_with_runs(ids, now)
+        claimed, infos, connections = claims.claim_with_runs(ids, now)
         rows = _isolate_suspects(claimed, now)
         if not rows:
             return [], {}, {}, []
-        connections = Connection.objects.in_bulk({info.connection_id for info in infos.values()})
         jobs = _jobs(rows, infos, now)
     return rows, infos, connections, jobs
 
@@ -177,7 +175,7 @@ def _record(rows, jobs, infos, started, now) -> dict[int, str]:
     # A call not started in time is handed back: no outcome, a message of its own again.
     _hand_back([row for row in rows if by_id[row.id].outcome is None], now)
     decided = [(row, by_id[row.id].outcome) for row in rows if by_id[row.id].outcome]
-    written = claims.record_all(decided, started, now)
+    written, run_rows = claims.record_and_read(decided, started, now)
     for row, outcome in decided:
         if row.id not in written:
             continue  # the lease lapsed and another pickup owns the row now
@@ -187,9 +185,7 @@ def _record(rows, jobs, infos, started, now) -> dict[int, str]:
     StepAttempt.objects.bulk_create(attempts)
     run_ids = {row.run_id for row in recorded}
     if run_ids:
-        advance.advance_runs(
-            [infos[rid] for rid in run_ids], load_rows(run_ids), now, complete=True
-        )
+        advance.advance_runs([infos[rid] for rid in run_ids], run_rows, now, complete=True)
     return {row.id: by_id[row.id].outcome.status for row in recorded}
 
 
