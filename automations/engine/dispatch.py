@@ -24,7 +24,7 @@ from automations.engine.advance import advance_runs
 from automations.engine.claims import relaxed_commit
 from automations.engine.match import matching_recipes
 from automations.engine.runs import RunInfo, load_runs
-from automations.models import Event, Run
+from automations.models import Event, Recipe, Run
 
 log = logging.getLogger(__name__)
 
@@ -53,30 +53,26 @@ def _claim_sql(how_many_ids: int) -> str:
     )
 
 
+def _claim_params(limit: int, ids: list[int], now: datetime) -> list[Any]:
+    return [Event.Status.DISPATCHED, sql.at(now), *ids, Event.Status.RECEIVED, limit]
+
+
 def claim_events(limit: int, event_ids: list[int] | None = None) -> list[dict[str, Any]]:
     """Move up to `limit` received events to dispatched and read them (one statement)."""
     now = timezone.now()
     if event_ids is not None and not event_ids:
         return []
     ids = list(event_ids or [])
-    params: list[Any] = [
-        Event.Status.DISPATCHED,
-        sql.at(now),
-        *ids,
-        Event.Status.RECEIVED,
-        limit,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(len(ids)), params)
-        rows = cursor.fetchall()
-    events = []
-    for row in rows:
-        event = dict(zip(EVENT_COLUMNS, row, strict=True))
-        event["payload"] = sql.as_json(event["payload"])
-        event["occurred_at"] = sql.as_moment(event["occurred_at"])
-        event["received_at"] = sql.as_moment(event["received_at"])
-        events.append(event)
-    return events
+    rows = sql.fetch(_claim_sql(len(ids)), _claim_params(limit, ids, now))
+    return [_event(row) for row in rows]
+
+
+def _event(row) -> dict[str, Any]:
+    event = dict(zip(EVENT_COLUMNS, row, strict=True))
+    event["payload"] = sql.as_json(event["payload"])
+    event["occurred_at"] = sql.as_moment(event["occurred_at"])
+    event["received_at"] = sql.as_moment(event["received_at"])
+    return event
 
 
 def _info(run_id: int, recipe_id: int, version: int, event: dict[str, Any], now) -> RunInfo:
@@ -138,6 +134,46 @@ def _left_queued(events) -> list[RunInfo]:
     return list(load_runs(fresh.values_list("id", flat=True)).values())
 
 
+def _claim_and_make_runs_sql(how_many_ids: int) -> str:
+    """Claim events, match their recipes and insert their runs, in one statement (PostgreSQL:
+    an UPDATE and an INSERT in a WITH). One row per (event, matching recipe), or one per event
+    that matches none; the run id is NULL where that run already existed."""
+    return (
+        f"WITH claimed AS ({_claim_sql(how_many_ids)}), "
+        f"matched AS (SELECT c.id AS recipe_id, claimed.id AS event_id, c.version "
+        f"FROM claimed JOIN {Recipe._meta.db_table} c ON c.connection_id = claimed.connection_id "
+        f"AND c.enabled AND c.event_type = claimed.event_type), "
+        f"made AS (INSERT INTO {Run._meta.db_table} (recipe_id, event_id, recipe_version, "
+        f"status, failure_reason, attempts, created_at, started_at, render_seconds) "
+        f"SELECT recipe_id, event_id, version, %s, '', 0, %s, %s, 0.0 FROM matched "
+        f"ON CONFLICT DO NOTHING RETURNING id, recipe_id, event_id) "
+        f"SELECT {', '.join('claimed.' + name for name in EVENT_COLUMNS)}, "
+        f"matched.recipe_id, matched.version, made.id FROM claimed "
+        f"LEFT JOIN matched ON matched.event_id = claimed.id "
+        f"LEFT JOIN made ON made.recipe_id = matched.recipe_id AND made.event_id = claimed.id"
+    )
+
+
+def _claim_and_make_runs(limit: int, ids: list[int], now: datetime):
+    """The claimed events and the runs made for them: one statement on PostgreSQL, three
+    (claim, match, insert) elsewhere."""
+    if connection.vendor != "postgresql":
+        events = claim_events(limit, ids)
+        return events, (_make_runs(events, now) if events else [])
+    params = [*_claim_params(limit, ids, now), Run.Status.RUNNING, sql.at(now), sql.at(now)]
+    events, infos, lost = {}, [], False
+    for row in sql.fetch(_claim_and_make_runs_sql(len(ids)), params):
+        event_id, recipe_id, version, run_id = row[0], *row[len(EVENT_COLUMNS) :]
+        if event_id not in events:
+            events[event_id] = _event(row[: len(EVENT_COLUMNS)])
+        if run_id is not None:
+            infos.append(_info(run_id, recipe_id, version, events[event_id], now))
+        lost = lost or (recipe_id is not None and run_id is None)
+    if lost:  # a run of the batch already existed
+        infos += _left_queued(list(events.values()))
+    return list(events.values()), infos
+
+
 def dispatch_batch(limit: int | None = None, event_ids: list[int] | None = None) -> list[int]:
     """Claim received events (the oldest, or the given ones) and start their runs; the ids
     of the runs made. An empty list when there was nothing to claim."""
@@ -145,10 +181,11 @@ def dispatch_batch(limit: int | None = None, event_ids: list[int] | None = None)
     now = timezone.now()
     with transaction.atomic():
         relaxed_commit()  # the event stays stored; a lost dispatch is made again
-        events = claim_events(limit, event_ids)
+        if event_ids is not None and not event_ids:
+            return []
+        events, infos = _claim_and_make_runs(limit, list(event_ids or []), now)
         if not events:
             return []
-        infos = _make_runs(events, now)
         advance_runs(infos, {}, now, starting=True, complete=True)
     return [info.id for info in infos]
 
