@@ -22,7 +22,7 @@ from django.db import DatabaseError, close_old_connections, transaction
 from django.db import connection as database
 from django.utils import timezone
 
-from automations.engine import advance, dispatch
+from automations.engine import advance, claims, dispatch, sql
 from automations.engine.runs import load_rows, load_runs
 from automations.models import Event, StepRun
 from automations.publish import publish_batches
@@ -94,10 +94,19 @@ def start_due_steps(now: datetime | None = None, limit: int = DUE_BATCH) -> list
     return started + [r["id"] for r in delays]
 
 
+def _events_waiting() -> bool:
+    """Whether any event waits for its dispatch: asked at every look, up to 200 times a second
+    under load, so in plain SQL (the ORM's `exists()` costs several times the query)."""
+    rows = sql.fetch(
+        f"SELECT 1 FROM {Event._meta.db_table} WHERE status = %s LIMIT 1", [Event.Status.RECEIVED]
+    )
+    return bool(rows)
+
+
 def tick(now: datetime | None = None, *, steps: bool = True) -> int:
     """One beat of the clock: dispatch waiting events (and start due steps); work done."""
     work = 0
-    if Event.objects.filter(status=Event.Status.RECEIVED).exists():
+    if _events_waiting():
         work += len(dispatch.dispatch_received())
     if steps:
         work += len(start_due_steps(now))
@@ -119,6 +128,7 @@ class Clock(threading.Thread):
             while not self.stopping.is_set():
                 check_steps = time.monotonic() - last_steps >= steps_every
                 try:
+                    claims.relax_session()
                     busy = tick(steps=check_steps)
                     backoff = 0.0
                 except DatabaseError as exc:

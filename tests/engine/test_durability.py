@@ -1,0 +1,58 @@
+"""Which commits may return before their flush (engine/claims.py; docs/architecture.md,
+"Durability"): the engine's own bookkeeping, never anything else on the same connection."""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from automations.engine.claims import relax_session, relaxed_commit
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's commit setting"),
+]
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture(autouse=True)
+def fresh_connection():
+    connection.close()
+    yield
+    connection.close()  # a relaxed session ends with its connection
+
+
+def test_a_relaxed_commit_is_relaxed_for_its_own_transaction_only():
+    with transaction.atomic():
+        relaxed_commit()
+        inside = synchronous_commit()
+
+    assert inside == "off"
+    assert synchronous_commit() == "on"
+
+
+def test_a_relaxed_session_spends_no_statement_on_each_transaction():
+    relax_session()
+
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        relaxed_commit()
+
+    assert synchronous_commit() == "off"
+    assert not [q for q in captured.captured_queries if "synchronous_commit" in q["sql"]]
+
+
+def test_a_new_connection_is_durable_until_relaxed_again():
+    relax_session()
+    connection.close()  # as after a database error: the clock reconnects
+
+    assert synchronous_commit() == "on"
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        relaxed_commit()
+    assert [q for q in captured.captured_queries if "synchronous_commit" in q["sql"]]
+
+    relax_session()
+    assert synchronous_commit() == "off"
