@@ -115,6 +115,12 @@ def claim(ids: list[int], now: datetime) -> list[Claimed]:
     ]
 
 
+# The statements that open the step's two transactions on PostgreSQL carry `relaxed_commit`
+# with them, instead of a SET LOCAL round trip of its own: a WITH that sets the transaction's
+# synchronous_commit, joined to the rows. Where the statement finds no row it may not be
+# evaluated, and then there is nothing of the engine's to commit but hand-backs, kept durable.
+RELAXED = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true))"
+
 # The shop connection's columns, read with the claim (the calls need its token).
 SHOP_FIELDS = list(Connection._meta.concrete_fields)
 SHOP_COLUMNS = ", ".join(f"k.{field.column}" for field in SHOP_FIELDS)
@@ -142,10 +148,11 @@ def claim_with_runs(ids: list[int], now: datetime):
         shop_ids = {info.connection_id for info in infos.values()}
         return rows, infos, Connection.objects.in_bulk(shop_ids)
     statement = (
-        f"WITH claimed AS ({_claim_statement(len(ids))}) "
+        f"WITH {RELAXED}, claimed AS ({_claim_statement(len(ids))}) "
         f"SELECT {', '.join('claimed.' + name for name in CLAIMED)}, {RUN_COLUMNS}, "
         f"{SHOP_COLUMNS} FROM claimed JOIN {Run._meta.db_table} r ON r.id = claimed.run_id "
-        f"{RUN_JOINS} JOIN {Connection._meta.db_table} k ON k.id = c.connection_id"
+        f"{RUN_JOINS} JOIN {Connection._meta.db_table} k ON k.id = c.connection_id "
+        f"CROSS JOIN relaxed"
     )
     rows, infos, shops = [], {}, {}
     run_at, shop_at = len(CLAIMED), len(CLAIMED) + RUN_COLUMN_COUNT
@@ -267,8 +274,8 @@ def record_and_read(outcomes: list[tuple[Claimed, Any]], started_at: datetime, n
     values, update, params = _record_update(outcomes, started_at, now, returning)
     columns = ", ".join(ROW_COLUMNS)
     statement = (
-        f"WITH {values}, done AS ({update}) "
-        f"SELECT {columns}, true FROM done UNION ALL "
+        f"WITH {RELAXED}, {values}, done AS ({update}) "
+        f"SELECT {columns}, true FROM done CROSS JOIN relaxed UNION ALL "
         f"SELECT {columns}, false FROM {TABLE} WHERE run_id IN (SELECT run_id FROM done) "
         f"AND id NOT IN (SELECT id FROM done)"
     )

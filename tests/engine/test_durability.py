@@ -4,8 +4,11 @@
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from automations.engine.claims import relax_session, relaxed_commit
+from automations.engine.claims import claim_with_runs, relax_session, relaxed_commit
+from automations.models import Run, StepRun
+from tests.personas import make_recipe, make_run, order
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -56,3 +59,26 @@ def test_a_new_connection_is_durable_until_relaxed_again():
 
     relax_session()
     assert synchronous_commit() == "off"
+
+
+def test_the_step_claim_relaxes_its_transaction_itself(merchant, shop):
+    recipe = make_recipe(merchant, shop, "Welcome")
+    run = make_run(recipe, order(1001), status=Run.Status.RUNNING)
+    step = StepRun.objects.create(
+        run=run, position=0, key="customer", operation="cartly.create_customer"
+    )
+
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        rows, infos, shops = claim_with_runs([step.pk], timezone.now())
+        inside = synchronous_commit()
+
+    assert [row.id for row in rows] == [step.pk] and run.pk in infos and shop.pk in shops
+    assert inside == "off"
+    # One statement claims, reads runs and shops, and relaxes the commit (no SET LOCAL).
+    assert [q["sql"].split()[0] for q in captured.captured_queries] == [
+        "BEGIN",
+        "WITH",
+        "SHOW",
+        "COMMIT",
+    ]
+    assert synchronous_commit() == "on"
