@@ -102,7 +102,7 @@ def advance_runs(
             moving.append(info.id)
             if plan.state == walk.EXECUTE and plan.where in run_rows:
                 to_publish.append((info.id, plan.where))
-    StepRun.objects.bulk_create(new_rows)
+    sql.insert_models(new_rows)
     _apply_updates(updates)
     batches = _due_steps(new_rows, to_publish, rows, now)
     publish_batches_on_commit(batches)

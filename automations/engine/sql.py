@@ -54,3 +54,33 @@ def as_moment(value: Any) -> datetime | None:
         return None
     parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
     return timezone.make_aware(parsed, UTC) if parsed and timezone.is_naive(parsed) else parsed
+
+
+def insert_models(objects: list) -> None:
+    """INSERT instances of one model in one statement and give them their ids: `bulk_create`
+    for the hot path's new step rows without its QuerySet layers (a tenth of the worker's
+    time went there). Each value is prepared as Django prepares it for saving; no signals are
+    sent, as bulk_create sends none."""
+    if not objects:
+        return
+    meta = type(objects[0])._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    # As many rows a statement as the backend takes parameters (SQLite's and PostgreSQL's caps).
+    size = max(min(connection.ops.bulk_batch_size(fields, objects), 65535 // len(fields)), 1)
+    for start in range(0, len(objects), size):
+        chunk = objects[start : start + size]
+        params = [
+            field.get_db_prep_save(field.pre_save(obj, True), connection)
+            for obj in chunk
+            for field in fields
+        ]
+        rows = ", ".join([f"({marks(len(fields))})"] * len(chunk))
+        made = fetch(
+            f"INSERT INTO {meta.db_table} ({columns}) VALUES {rows} RETURNING {meta.pk.column}",
+            params,
+        )
+        for obj, (pk,) in zip(chunk, made, strict=True):
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = connection.alias
