@@ -324,7 +324,7 @@ ENGINE_CLOCK_STEPS_SECONDS = env_float("ENGINE_CLOCK_STEPS_SECONDS", 1.0)
 # while it lags less, at most the maximum (0 = off); past the give-up lag the engine is stopped
 # or far behind and answers never wait.
 ENGINE_BACKPRESSURE_MAX_SECONDS = env_float("ENGINE_BACKPRESSURE_MAX_SECONDS", 0.25)
-ENGINE_BACKPRESSURE_TARGET_SECONDS = env_float("ENGINE_BACKPRESSURE_TARGET_SECONDS", 0.03)
+ENGINE_BACKPRESSURE_TARGET_SECONDS = env_float("ENGINE_BACKPRESSURE_TARGET_SECONDS", 0.02)
 ENGINE_BACKPRESSURE_GAIN = env_float("ENGINE_BACKPRESSURE_GAIN", 4.0)
 ENGINE_BACKPRESSURE_GIVE_UP_SECONDS = env_float("ENGINE_BACKPRESSURE_GIVE_UP_SECONDS", 2.0)
 # Items a "for each" step goes over unless it asks for fewer (at most 500).
