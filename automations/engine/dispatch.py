@@ -158,7 +158,7 @@ def _claim_and_make_runs(limit: int, ids: list[int], now: datetime):
     """The claimed events and the runs made for them: one statement on PostgreSQL, three
     (claim, match, insert) elsewhere."""
     if connection.vendor != "postgresql":
-        events = claim_events(limit, ids)
+        events = claim_events(limit, ids or None)  # no ids: the oldest received
         return events, (_make_runs(events, now) if events else [])
     params = [*_claim_params(limit, ids, now), Run.Status.RUNNING, sql.at(now), sql.at(now)]
     events, infos, lost = {}, [], False
