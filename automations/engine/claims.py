@@ -115,10 +115,11 @@ def claim(ids: list[int], now: datetime) -> list[Claimed]:
     ]
 
 
-# The statements that open the step's two transactions on PostgreSQL carry `relaxed_commit`
-# with them, instead of a SET LOCAL round trip of its own: a WITH that sets the transaction's
-# synchronous_commit, joined to the rows. Where the statement finds no row it may not be
-# evaluated, and then there is nothing of the engine's to commit but hand-backs, kept durable.
+# The statements that open the dispatch's and the step's transactions on PostgreSQL carry
+# `relaxed_commit` with them, instead of a SET LOCAL round trip of its own: a WITH that sets
+# the transaction's synchronous_commit, joined to the rows. Where the statement finds no row it
+# may not be evaluated, and then there is nothing of the engine's to commit but hand-backs,
+# kept durable. Being the transaction's setting, it never reaches what runs after the commit.
 RELAXED = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true))"
 
 # The shop connection's columns, read with the claim (the calls need its token).
@@ -308,24 +309,6 @@ def relaxed_commit() -> None:
     the row goes back to where it was, and the step runs again under the same Idempotency-Key,
     so Cartly replays its first answer (docs/architecture.md, "Durability").
     """
-    if connection.vendor == "postgresql" and not _relaxed_session():
+    if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit = off")
-
-
-def _relaxed_session() -> bool:
-    raw = connection.connection
-    return raw is not None and getattr(connection, "relaxed_session_of", None) is raw
-
-
-def relax_session() -> None:
-    """Make every commit of this thread's connection relaxed, as `relaxed_commit` makes one:
-    for the engine clock's thread, which writes only the engine's bookkeeping (dispatch, due
-    steps), so that its dispatches spend no round trip on SET LOCAL. Again after a reconnect."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return
-    connection.ensure_connection()
-    if not _relaxed_session():
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit = off")
-        connection.relaxed_session_of = connection.connection

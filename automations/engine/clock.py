@@ -22,7 +22,7 @@ from django.db import DatabaseError, close_old_connections, transaction
 from django.db import connection as database
 from django.utils import timezone
 
-from automations.engine import advance, claims, dispatch, sql
+from automations.engine import advance, dispatch, sql
 from automations.engine.runs import load_rows, load_runs
 from automations.models import Event, StepRun
 from automations.publish import publish_batches
@@ -128,7 +128,6 @@ class Clock(threading.Thread):
             while not self.stopping.is_set():
                 check_steps = time.monotonic() - last_steps >= steps_every
                 try:
-                    claims.relax_session()
                     busy = tick(steps=check_steps)
                     backoff = 0.0
                 except DatabaseError as exc:

@@ -2,6 +2,7 @@
 and inserts in one statement, SQLite in three; both must make the same runs."""
 
 import pytest
+from django.db import connection
 
 from automations.engine.dispatch import dispatch_event, dispatch_received
 from automations.models import Event, Run
@@ -56,3 +57,17 @@ def test_an_event_whose_run_exists_gets_no_second_one():
     assert list(Run.objects.filter(event=event).values_list("pk", flat=True)) == [existing.pk]
     existing.refresh_from_db()
     assert existing.status != Run.Status.QUEUED  # a run left queued is started instead
+
+
+def test_a_batch_larger_than_one_statement_takes_makes_every_run(monkeypatch):
+    owner = make_user("owner")
+    shop = make_shop(owner)
+    recipes = [turned_on(make_recipe(owner, shop, f"Recipe {i}")) for i in range(3)]
+    events = [received(shop, 1001 + i) for i in range(3)]
+    # SQLite's INSERT of runs goes in chunks of what the backend takes (999 parameters there).
+    monkeypatch.setattr(connection.ops, "bulk_batch_size", lambda fields, objs: 2)
+
+    run_ids = dispatch_received()
+
+    assert len(run_ids) == len(set(run_ids)) == 9
+    assert Run.objects.filter(recipe__in=recipes, event__in=events).count() == 9

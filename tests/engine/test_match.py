@@ -36,13 +36,6 @@ def test_it_starts_only_the_enabled_recipes_of_the_shop_and_event():
     assert (elsewhere.pk, "order.updated") not in found  # its recipe is for order.created
 
 
-def test_it_asks_the_database_for_no_sort():
-    owner = make_user("owner")
-    query, _ = matching_query({(make_shop(owner).pk, "order.created")})
-
-    assert "ORDER BY" not in query
-
-
 def _dispatch_statement() -> tuple[str, list]:
     """PostgreSQL's dispatch: claim, match and insert in one statement (engine/dispatch.py)."""
     now = timezone.now()
@@ -79,3 +72,4 @@ def test_it_uses_the_dispatch_index_when_most_recipes_start_from_the_same_event(
         plan = "\n".join(row[0] for row in cursor.fetchall())
 
     assert "recipe_dispatch_idx" in plan, plan
+    assert "name" not in plan, plan  # no sort by Recipe.Meta.ordering (name, id)
