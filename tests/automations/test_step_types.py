@@ -359,7 +359,13 @@ def test_a_run_s_templates_share_one_deadline_whatever_its_loop_multiplies(
     from automations.engine import render_limits
 
     monkeypatch.setattr(render_limits, "RUN_DEADLINE_SECONDS", 0.3)
-    busy = "{% for i in range(9000) %}{% set x = i * i %}{% endfor %}1"  # tens of ms each
+    # Tens of ms each, well over the 5 ms a render must take to be counted (render_batch.py),
+    # on a fast machine too (9,000 plain rounds stayed under it at a fast moment of the CI VM;
+    # loops take at most 10,000 steps, so each round does more).
+    busy = (
+        "{% for i in range(3000) %}{% set x = ((i * i) ~ '-' ~ (i * 7) ~ '-' ~ (i * 13)) "
+        "| upper | length %}{% endfor %}1"
+    )
     recipe = recipe_of(
         connection,
         "cartly.order_created",
