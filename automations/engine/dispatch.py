@@ -23,7 +23,7 @@ from automations.engine import sql
 from automations.engine.advance import advance_runs
 from automations.engine.claims import RELAXED
 from automations.engine.match import matching_recipes
-from automations.engine.runs import RunInfo, load_runs
+from automations.engine.runs import RunInfo, event_summary, load_runs
 from automations.models import Event, Recipe, Run
 
 log = logging.getLogger(__name__)
@@ -76,18 +76,18 @@ def _event(row) -> dict[str, Any]:
 
 
 def _info(run_id: int, recipe_id: int, version: int, event: dict[str, Any], now) -> RunInfo:
-    moment = event["occurred_at"] or event["received_at"]
     return RunInfo(
         id=run_id,
         recipe_id=recipe_id,
         version=version,
         status=Run.Status.RUNNING,
         payload=event["payload"],
-        event={
-            "id": event["cartly_event_id"],
-            "type": event["event_type"],
-            "time": moment.isoformat() if moment else None,
-        },
+        event=event_summary(
+            event["cartly_event_id"],
+            event["event_type"],
+            event["occurred_at"],
+            event["received_at"],
+        ),
         connection_id=event["connection_id"],
         started_at=now,
     )

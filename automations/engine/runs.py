@@ -69,22 +69,30 @@ class RunInfo:
         return {"trigger": self.payload, "event": self.event, "now": now}
 
 
+def event_summary(cartly_event_id, event_type, occurred_at, received_at) -> dict[str, Any]:
+    """The `event` every template of a run sees: its id, type and time (when it happened, or
+    when it was received)."""
+    moment = occurred_at or received_at
+    return {
+        "id": cartly_event_id,
+        "type": event_type,
+        "time": moment.isoformat() if moment else None,
+    }
+
+
 def info_from_columns(row) -> RunInfo:
     """A RunInfo from RUN_COLUMNS' values, as the driver gives them."""
     (run_id, recipe_id, version, status, started_at, connection_id, render_seconds) = row[:7]
     event_id, event_type, occurred_at, received_at, payload = row[7:12]
-    moment = sql.as_moment(occurred_at) or sql.as_moment(received_at)
     return RunInfo(
         id=run_id,
         recipe_id=recipe_id,
         version=version,
         status=status,
         payload=sql.as_json(payload),
-        event={
-            "id": event_id,
-            "type": event_type,
-            "time": moment.isoformat() if moment else None,
-        },
+        event=event_summary(
+            event_id, event_type, sql.as_moment(occurred_at), sql.as_moment(received_at)
+        ),
         connection_id=connection_id,
         started_at=sql.as_moment(started_at),
         render_seconds=render_seconds,
